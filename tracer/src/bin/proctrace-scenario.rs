@@ -1,0 +1,202 @@
+//! Process-lifecycle scenarios for proctrace's privileged integration tests. Each prints one
+//! JSON object on stdout with the ids and times the test needs, measured with CLOCK_BOOTTIME
+//! (the clock of proctrace's `ktime_ns`). Uses raw fork/wait so that what happens is exactly
+//! what the scenario names.
+use std::{ffi::CString, io::Write, process::exit, thread, time::Duration};
+
+fn boottime_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn gettid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+fn say(json: String) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{json}");
+    let _ = out.flush();
+}
+
+fn fork() -> i32 {
+    // SAFETY: the scenarios fork only while single-threaded.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        eprintln!("fork: {}", std::io::Error::last_os_error());
+        exit(100);
+    }
+    pid
+}
+
+/// Reap `pid` and return its raw wait status.
+fn wait(pid: i32) -> i32 {
+    let mut status = 0;
+    // SAFETY: valid pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    if r != pid {
+        eprintln!("waitpid({pid}): {}", std::io::Error::last_os_error());
+        exit(101);
+    }
+    status
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
+    args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        eprintln!("usage: proctrace-scenario <scenario> [args]");
+        exit(2);
+    };
+    match name.as_str() {
+        // A process with N threads that all end before main returns.
+        "threads" => {
+            let n = arg(&args, 1, 5usize);
+            let handles: Vec<_> =
+                (0..n).map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(50)))).collect();
+            for h in handles {
+                let _ = h.join();
+            }
+            say(format!("{{\"pid\":{}}}", std::process::id()));
+        }
+        // A non-leader thread execs argv[1..]: the kernel's de_thread() makes it the leader.
+        "thread-exec" => {
+            let prog: Vec<CString> =
+                args[1..].iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+            let t = thread::spawn(move || {
+                say(format!("{{\"pid\":{},\"tid\":{}}}", std::process::id(), gettid()));
+                let mut ptrs: Vec<*const libc::c_char> = prog.iter().map(|c| c.as_ptr()).collect();
+                ptrs.push(std::ptr::null());
+                // SAFETY: NUL-terminated argv array of valid C strings.
+                unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
+                exit(102);
+            });
+            let _ = t.join();
+            thread::sleep(Duration::from_secs(10));
+        }
+        // A non-leader thread calls exit_group(code) while the leader sleeps.
+        "thread-exit-group" => {
+            let code: i32 = arg(&args, 1, 9);
+            say(format!("{{\"pid\":{}}}", std::process::id()));
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                // SAFETY: ends the process; nothing to clean up.
+                unsafe { libc::syscall(libc::SYS_exit_group, code) };
+            });
+            thread::sleep(Duration::from_secs(10));
+        }
+        // The leader calls pthread_exit; a second thread lives on for MS ms, then the process
+        // ends: the zombie clock starts at that last thread's exit.
+        "leader-exits-first" => {
+            let ms: u64 = arg(&args, 1, 300);
+            say(format!("{{\"pid\":{},\"leader_exit_ns\":{}}}", std::process::id(), boottime_ns()));
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(ms));
+                say(format!("{{\"last_thread_exit_ns\":{}}}", boottime_ns()));
+                // SAFETY: plain thread exit; the group dies with this last thread.
+                unsafe { libc::syscall(libc::SYS_exit, 0) };
+            });
+            // SAFETY: ends only the main thread.
+            unsafe { libc::pthread_exit(std::ptr::null_mut()) };
+        }
+        // A child exits at once; the parent waits MS ms before reaping it.
+        "zombie" => {
+            let ms: u64 = arg(&args, 1, 0);
+            let mut fds = [0i32; 2];
+            // SAFETY: valid pointer to two ints.
+            unsafe { libc::pipe(fds.as_mut_ptr()) };
+            let child = fork();
+            if child == 0 {
+                let t = boottime_ns().to_ne_bytes();
+                // SAFETY: writes 8 bytes from a valid buffer, then ends the child.
+                unsafe {
+                    libc::write(fds[1], t.as_ptr().cast(), 8);
+                    libc::_exit(3)
+                };
+            }
+            let mut buf = [0u8; 8];
+            // SAFETY: reads 8 bytes into a valid buffer.
+            unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 8) };
+            let child_exit_ns = u64::from_ne_bytes(buf);
+            thread::sleep(Duration::from_millis(ms));
+            let before = boottime_ns();
+            let status = wait(child);
+            let after = boottime_ns();
+            say(format!(
+                "{{\"pid\":{},\"child\":{child},\"status\":{status},\"child_exit_ns\":{child_exit_ns},\"wait_start_ns\":{before},\"reaped_ns\":{after}}}",
+                std::process::id()
+            ));
+        }
+        // The parent ignores SIGCHLD: the kernel autoreaps the child, there is no zombie.
+        "ignore-sigchld" => {
+            // SAFETY: setting a signal disposition.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+            let child = fork();
+            if child == 0 {
+                // SAFETY: ends the child.
+                unsafe { libc::_exit(0) };
+            }
+            thread::sleep(Duration::from_millis(200));
+            say(format!("{{\"pid\":{},\"child\":{child}}}", std::process::id()));
+        }
+        // We become a subreaper; a middle process forks a grandchild and exits at once, so the
+        // grandchild is reparented to us and reaped by us.
+        "subreaper" => {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+            let mut fds = [0i32; 2];
+            // SAFETY: valid pointer.
+            unsafe { libc::pipe(fds.as_mut_ptr()) };
+            let middle = fork();
+            if middle == 0 {
+                let grandchild = fork();
+                if grandchild == 0 {
+                    thread::sleep(Duration::from_millis(200));
+                    // SAFETY: ends the grandchild.
+                    unsafe { libc::_exit(4) };
+                }
+                let b = grandchild.to_ne_bytes();
+                // SAFETY: valid buffer; then end the middle process.
+                unsafe {
+                    libc::write(fds[1], b.as_ptr().cast(), 4);
+                    libc::_exit(0)
+                };
+            }
+            let mut buf = [0u8; 4];
+            // SAFETY: valid buffer.
+            unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 4) };
+            let grandchild = i32::from_ne_bytes(buf);
+            wait(middle);
+            let status = wait(grandchild);
+            say(format!(
+                "{{\"pid\":{},\"middle\":{middle},\"grandchild\":{grandchild},\"status\":{status}}}",
+                std::process::id()
+            ));
+        }
+        // N children forked as fast as possible, each exiting at once and reaped at once.
+        "spawn" => {
+            let n: usize = arg(&args, 1, 2000);
+            let mut pids = Vec::with_capacity(n);
+            for _ in 0..n {
+                let child = fork();
+                if child == 0 {
+                    // SAFETY: ends the child.
+                    unsafe { libc::_exit(0) };
+                }
+                wait(child);
+                pids.push(child.to_string());
+            }
+            say(format!("{{\"pid\":{},\"children\":[{}]}}", std::process::id(), pids.join(",")));
+        }
+        other => {
+            eprintln!("unknown scenario {other}");
+            exit(2);
+        }
+    }
+}

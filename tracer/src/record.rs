@@ -1,0 +1,740 @@
+//! Output records: the public JSON contract (one object per line on stdout).
+//!
+//! Every record starts with `type`, `time` (RFC 3339 UTC, nanoseconds) and `ktime_ns` (kernel
+//! boot-time ns of the event), in that order; the other keys follow in declaration order. Field
+//! names and types are stable: `Option` fields are always present, as `null` when unknown.
+//! Process records carry `pid`, `ppid`, `comm` and `proc_id` (see [`proc_id`]).
+
+use serde::Serialize;
+
+
+pub use crate::timefmt::{Clock, WallTime};
+
+/// The identity of one process across pid reuse: `"{pid}-{start_ns}"`, where `start_ns` is the
+/// kernel's `start_boottime` of the process (ns since boot). Every record of one process carries
+/// the same value; a later process that gets the same pid has a different one.
+pub fn proc_id(pid: u32, start_ns: u64) -> String {
+    format!("{pid}-{start_ns}")
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Start(StartRecord),
+    Fork(ForkRecord),
+    Exec(ExecRecord),
+    Exit(ExitRecord),
+    Lost(LostRecord),
+    Zombie(ZombieRecord),
+    Reap(ReapRecord),
+    Summary(SummaryRecord),
+}
+
+/// The value of a record's `type` key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordType {
+    Start,
+    Fork,
+    Exec,
+    Exit,
+    Lost,
+    Zombie,
+    Reap,
+    Summary,
+}
+
+impl RecordType {
+    #[allow(dead_code)] // public API, not every caller exists yet
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecordType::Start => "start",
+            RecordType::Fork => "fork",
+            RecordType::Exec => "exec",
+            RecordType::Exit => "exit",
+            RecordType::Lost => "lost",
+            RecordType::Zombie => "zombie",
+            RecordType::Reap => "reap",
+            RecordType::Summary => "summary",
+        }
+    }
+}
+
+impl Record {
+    pub fn record_type(&self) -> RecordType {
+        match self {
+            Record::Start(_) => RecordType::Start,
+            Record::Fork(_) => RecordType::Fork,
+            Record::Exec(_) => RecordType::Exec,
+            Record::Exit(_) => RecordType::Exit,
+            Record::Lost(_) => RecordType::Lost,
+            Record::Zombie(_) => RecordType::Zombie,
+            Record::Reap(_) => RecordType::Reap,
+            Record::Summary(_) => RecordType::Summary,
+        }
+    }
+
+    pub fn ktime_ns(&self) -> u64 {
+        match self {
+            Record::Start(r) => r.ktime_ns,
+            Record::Fork(r) => r.ktime_ns,
+            Record::Exec(r) => r.ktime_ns,
+            Record::Exit(r) => r.ktime_ns,
+            Record::Lost(r) => r.ktime_ns,
+            Record::Zombie(r) => r.ktime_ns,
+            Record::Reap(r) => r.ktime_ns,
+            Record::Summary(r) => r.ktime_ns,
+        }
+    }
+}
+
+/// The kernel hook used for each lifecycle step, `null` when that step is not traced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Hooks {
+    pub fork: Option<String>,
+    pub exec: Option<String>,
+    pub exit: Option<String>,
+    pub reap: Option<String>,
+}
+
+/// Emitted once by the daemon after the programs are attached.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StartRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub version: String,
+    pub hooks: Hooks,
+    pub ring_buffer_bytes: u64,
+}
+
+impl StartRecord {
+    pub fn new(
+        clock: &Clock,
+        ktime_ns: u64,
+        version: impl Into<String>,
+        hooks: Hooks,
+        ring_buffer_bytes: u64,
+    ) -> Self {
+        StartRecord {
+            time: clock.wall(ktime_ns),
+            ktime_ns,
+            version: version.into(),
+            hooks,
+            ring_buffer_bytes,
+        }
+    }
+}
+
+impl From<StartRecord> for Record {
+    fn from(r: StartRecord) -> Self {
+        Record::Start(r)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ForkRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub proc_id: String,
+    /// `null` when the parent's start time is unknown.
+    pub parent_proc_id: Option<String>,
+    pub uid: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExecRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub pid: u32,
+    pub ppid: u32,
+    /// comm of the new image.
+    pub comm: String,
+    pub proc_id: String,
+    pub filename: String,
+    pub argv: Vec<String>,
+    pub argv_truncated: bool,
+    /// Thread id that called exec (differs from `pid` when a non-leader thread exec'd).
+    pub old_pid: u32,
+    pub uid: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExitRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub proc_id: String,
+    /// Exit status (0..=255), `null` when a signal killed the process.
+    pub exit_code: Option<i32>,
+    /// The killing signal, `null` for a normal exit.
+    pub signal: Option<i32>,
+    pub core_dumped: bool,
+    /// `ktime_ns - start_ns`.
+    pub lifetime_ns: u64,
+    pub uid: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LostRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    /// Events dropped since the previous `lost` record.
+    pub count: u64,
+}
+
+/// Who noticed the zombie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZombieSource {
+    /// The trace engine: the exit was seen and no reap followed within the threshold.
+    Trace,
+    /// A /proc scan (reserved for the /proc reconciliation).
+    #[allow(dead_code)]
+    Procfs,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZombieRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub proc_id: String,
+    /// Zombie age so far.
+    pub zombie_ns: u64,
+    /// comm of the current parent, `null` if unknown.
+    pub parent_comm: Option<String>,
+    pub source: ZombieSource,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReapHow {
+    /// A wait-family syscall of the reaper collected it.
+    Wait,
+    /// Released at exit: the parent ignores SIGCHLD or set SA_NOCLDWAIT; no zombie period.
+    Autoreap,
+    /// Released without a wait seen by us (e.g. waited for from another pid namespace):
+    /// `sched_process_free`, so the time is late by an RCU grace period.
+    Release,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZombieClass {
+    /// Zombie for less than the threshold.
+    Transient,
+    /// Zombie for the threshold or longer.
+    LongLived,
+}
+
+impl ZombieClass {
+    pub fn of(zombie_ns: u64, threshold_ns: u64) -> Self {
+        if zombie_ns >= threshold_ns {
+            ZombieClass::LongLived
+        } else {
+            ZombieClass::Transient
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReapRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub pid: u32,
+    /// Parent at reap time (the reaper for `wait`).
+    pub ppid: u32,
+    /// `""` when the process was never seen before its reap.
+    pub comm: String,
+    /// `null` only when the process was never seen before its reap (start time unknown).
+    pub proc_id: Option<String>,
+    /// Tgid that collected it; `null` for `autoreap` and `release`.
+    pub reaper: Option<u32>,
+    pub how: ReapHow,
+    /// Time from the exit (group_dead) to the reap; `null` when the exit was not seen.
+    pub zombie_ns: Option<u64>,
+    /// `null` exactly when `zombie_ns` is `null`.
+    pub zombie_class: Option<ZombieClass>,
+    /// The reaper (or parent at reap) is not the parent the process was forked from / first
+    /// seen with. `false` when the process was never seen before its reap.
+    pub reparented: bool,
+}
+
+/// Records emitted per type (the summary itself is not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub start: u64,
+    pub fork: u64,
+    pub exec: u64,
+    pub exit: u64,
+    pub lost: u64,
+    pub zombie: u64,
+    pub reap: u64,
+}
+
+impl Counts {
+    pub fn bump(&mut self, t: RecordType) {
+        let slot = match t {
+            RecordType::Start => &mut self.start,
+            RecordType::Fork => &mut self.fork,
+            RecordType::Exec => &mut self.exec,
+            RecordType::Exit => &mut self.exit,
+            RecordType::Lost => &mut self.lost,
+            RecordType::Zombie => &mut self.zombie,
+            RecordType::Reap => &mut self.reap,
+            RecordType::Summary => return,
+        };
+        *slot += 1;
+    }
+
+    #[allow(dead_code)] // public API, not every caller exists yet
+    pub fn get(&self, t: RecordType) -> u64 {
+        match t {
+            RecordType::Start => self.start,
+            RecordType::Fork => self.fork,
+            RecordType::Exec => self.exec,
+            RecordType::Exit => self.exit,
+            RecordType::Lost => self.lost,
+            RecordType::Zombie => self.zombie,
+            RecordType::Reap => self.reap,
+            RecordType::Summary => 0,
+        }
+    }
+}
+
+/// Zombie durations over all reaps with a known `zombie_ns` (`null`s when there were none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ZombieStats {
+    pub p50: Option<u64>,
+    pub p99: Option<u64>,
+    pub max: Option<u64>,
+    pub count: u64,
+}
+
+/// A process still a zombie when the summary was made.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unreaped {
+    pub pid: u32,
+    pub proc_id: String,
+    pub comm: String,
+    pub ppid: u32,
+    pub parent_comm: Option<String>,
+    /// Zombie age at summary time.
+    pub zombie_ns: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SummaryRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub counts: Counts,
+    /// Total events lost.
+    pub lost: u64,
+    pub zombie_ns: ZombieStats,
+    /// Oldest first.
+    pub unreaped: Vec<Unreaped>,
+    pub duration_ns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    const CLOCK: Clock = Clock::from_offset_ns(1_795_702_554_000_000_000 - 5_000_000_000);
+
+    /// The keys of a JSON object in document order (serde_json's `Map` sorts them).
+    fn keys_in_order(json: &str) -> Vec<String> {
+        struct Keys(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some((k, _)) =
+                            map.next_entry::<String, serde::de::IgnoredAny>()?
+                        {
+                            keys.push(k);
+                        }
+                        Ok(Keys(keys))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        serde_json::from_str::<Keys>(json).expect("a JSON object").0
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum T {
+        Str,
+        U64,
+        I64,
+        Bool,
+        Null,
+        Arr,
+        Obj,
+    }
+
+    fn ty(v: &Value) -> T {
+        match v {
+            Value::String(_) => T::Str,
+            Value::Number(n) if n.is_u64() => T::U64,
+            Value::Number(_) => T::I64,
+            Value::Bool(_) => T::Bool,
+            Value::Null => T::Null,
+            Value::Array(_) => T::Arr,
+            Value::Object(_) => T::Obj,
+        }
+    }
+
+    /// Asserts the exact key order and the JSON type of every value.
+    fn assert_schema(json: &str, expected: &[(&str, T)]) {
+        let keys = keys_in_order(json);
+        let want: Vec<&str> = expected.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, want, "key order of {json}");
+        let v: Value = serde_json::from_str(json).expect("valid JSON");
+        for (k, t) in expected {
+            assert_eq!(ty(&v[*k]), *t, "type of {k} in {json}");
+        }
+    }
+
+    fn one_of_each() -> Vec<Record> {
+        let t = CLOCK.wall(5_123_456_789);
+        let k = 5_123_456_789;
+        vec![
+            StartRecord::new(
+                &CLOCK,
+                k,
+                "0.1.0",
+                Hooks {
+                    fork: Some("tracepoint/sched/sched_process_fork".into()),
+                    exec: Some("tracepoint/sched/sched_process_exec".into()),
+                    exit: Some("tracepoint/sched/sched_process_exit".into()),
+                    reap: None,
+                },
+                8 << 20,
+            )
+            .into(),
+            Record::Fork(ForkRecord {
+                time: t,
+                ktime_ns: k,
+                pid: 100,
+                ppid: 1,
+                comm: "bash".into(),
+                proc_id: proc_id(100, 42),
+                parent_proc_id: None,
+                uid: 1000,
+            }),
+            Record::Exec(ExecRecord {
+                time: t,
+                ktime_ns: k,
+                pid: 100,
+                ppid: 1,
+                comm: "ls".into(),
+                proc_id: proc_id(100, 42),
+                filename: "/bin/ls".into(),
+                argv: vec!["ls".into(), "-l".into()],
+                argv_truncated: false,
+                old_pid: 100,
+                uid: 1000,
+            }),
+            Record::Exit(ExitRecord {
+                time: t,
+                ktime_ns: k,
+                pid: 100,
+                ppid: 1,
+                comm: "ls".into(),
+                proc_id: proc_id(100, 42),
+                exit_code: None,
+                signal: Some(9),
+                core_dumped: false,
+                lifetime_ns: 5,
+                uid: 1000,
+            }),
+            Record::Lost(LostRecord {
+                time: t,
+                ktime_ns: k,
+                count: 3,
+            }),
+            Record::Zombie(ZombieRecord {
+                time: t,
+                ktime_ns: k,
+                pid: 100,
+                ppid: 1,
+                comm: "ls".into(),
+                proc_id: proc_id(100, 42),
+                zombie_ns: 2_000_000_000,
+                parent_comm: Some("init".into()),
+                source: ZombieSource::Trace,
+            }),
+            Record::Reap(ReapRecord {
+                time: t,
+                ktime_ns: k,
+                pid: 100,
+                ppid: 1,
+                comm: "ls".into(),
+                proc_id: Some(proc_id(100, 42)),
+                reaper: Some(1),
+                how: ReapHow::Wait,
+                zombie_ns: Some(2_500_000_000),
+                zombie_class: Some(ZombieClass::LongLived),
+                reparented: true,
+            }),
+            Record::Summary(SummaryRecord {
+                time: t,
+                ktime_ns: k,
+                counts: Counts {
+                    start: 1,
+                    fork: 1,
+                    exec: 1,
+                    exit: 1,
+                    lost: 1,
+                    zombie: 1,
+                    reap: 1,
+                },
+                lost: 3,
+                zombie_ns: ZombieStats {
+                    p50: Some(1),
+                    p99: Some(2),
+                    max: Some(3),
+                    count: 4,
+                },
+                unreaped: vec![Unreaped {
+                    pid: 7,
+                    proc_id: proc_id(7, 8),
+                    comm: "z".into(),
+                    ppid: 1,
+                    parent_comm: None,
+                    zombie_ns: 9,
+                }],
+                duration_ns: 10,
+            }),
+        ]
+    }
+
+    /// The public contract: exact keys, their order and their JSON types, for every record type.
+    #[test]
+    fn json_schema_of_every_record_type() {
+        use T::*;
+        let head = [("type", Str), ("time", Str), ("ktime_ns", U64)];
+        let proc_ = [("pid", U64), ("ppid", U64), ("comm", Str), ("proc_id", Str)];
+        let cat = |parts: &[&[(&'static str, T)]]| -> Vec<(&'static str, T)> {
+            parts.iter().flat_map(|p| p.iter().copied()).collect()
+        };
+        let expected: Vec<(&str, Vec<(&str, T)>)> = vec![
+            (
+                "start",
+                cat(&[
+                    &head,
+                    &[("version", Str), ("hooks", Obj), ("ring_buffer_bytes", U64)],
+                ]),
+            ),
+            (
+                "fork",
+                cat(&[&head, &proc_, &[("parent_proc_id", Null), ("uid", U64)]]),
+            ),
+            (
+                "exec",
+                cat(&[
+                    &head,
+                    &proc_,
+                    &[
+                        ("filename", Str),
+                        ("argv", Arr),
+                        ("argv_truncated", Bool),
+                        ("old_pid", U64),
+                        ("uid", U64),
+                    ],
+                ]),
+            ),
+            (
+                "exit",
+                cat(&[
+                    &head,
+                    &proc_,
+                    &[
+                        ("exit_code", Null),
+                        ("signal", U64),
+                        ("core_dumped", Bool),
+                        ("lifetime_ns", U64),
+                        ("uid", U64),
+                    ],
+                ]),
+            ),
+            ("lost", cat(&[&head, &[("count", U64)]])),
+            (
+                "zombie",
+                cat(&[
+                    &head,
+                    &proc_,
+                    &[("zombie_ns", U64), ("parent_comm", Str), ("source", Str)],
+                ]),
+            ),
+            (
+                "reap",
+                cat(&[
+                    &head,
+                    &proc_,
+                    &[
+                        ("reaper", U64),
+                        ("how", Str),
+                        ("zombie_ns", U64),
+                        ("zombie_class", Str),
+                        ("reparented", Bool),
+                    ],
+                ]),
+            ),
+            (
+                "summary",
+                cat(&[
+                    &head,
+                    &[
+                        ("counts", Obj),
+                        ("lost", U64),
+                        ("zombie_ns", Obj),
+                        ("unreaped", Arr),
+                        ("duration_ns", U64),
+                    ],
+                ]),
+            ),
+        ];
+        let records = one_of_each();
+        assert_eq!(records.len(), expected.len());
+        for (rec, (name, schema)) in records.iter().zip(&expected) {
+            let json = serde_json::to_string(rec).expect("serializable");
+            assert_eq!(rec.record_type().as_str(), *name);
+            assert_schema(&json, schema);
+            let v: Value = serde_json::from_str(&json).expect("valid JSON");
+            assert_eq!(v["type"], *name);
+            assert_eq!(v["time"], "2026-11-26T14:15:54.123456789Z");
+            assert_eq!(v["ktime_ns"], 5_123_456_789u64);
+        }
+
+        // Nested objects.
+        let Record::Start(start) = &records[0] else {
+            panic!("start first")
+        };
+        assert_schema(
+            &serde_json::to_string(&start.hooks).expect("serializable"),
+            &[("fork", Str), ("exec", Str), ("exit", Str), ("reap", Null)],
+        );
+        let Record::Summary(summary) = &records[7] else {
+            panic!("summary last")
+        };
+        assert_schema(
+            &serde_json::to_string(&summary.counts).expect("serializable"),
+            &[
+                ("start", U64),
+                ("fork", U64),
+                ("exec", U64),
+                ("exit", U64),
+                ("lost", U64),
+                ("zombie", U64),
+                ("reap", U64),
+            ],
+        );
+        assert_schema(
+            &serde_json::to_string(&summary.zombie_ns).expect("serializable"),
+            &[("p50", U64), ("p99", U64), ("max", U64), ("count", U64)],
+        );
+        assert_schema(
+            &serde_json::to_string(&summary.unreaped[0]).expect("serializable"),
+            &[
+                ("pid", U64),
+                ("proc_id", Str),
+                ("comm", Str),
+                ("ppid", U64),
+                ("parent_comm", Null),
+                ("zombie_ns", U64),
+            ],
+        );
+        // ... and they are what the record itself contains.
+        let whole = serde_json::to_string(&records[7]).expect("serializable");
+        let counts = serde_json::to_string(&summary.counts).expect("serializable");
+        assert!(whole.contains(&format!("\"counts\":{counts}")), "{whole}");
+    }
+
+    #[test]
+    fn enum_values_and_nulls() {
+        let records = one_of_each();
+        let exit: Value = serde_json::to_value(&records[3]).expect("serializable");
+        assert_eq!(exit["exit_code"], Value::Null);
+        assert_eq!(exit["signal"], 9);
+        let reap: Value = serde_json::to_value(&records[6]).expect("serializable");
+        assert_eq!(reap["how"], "wait");
+        assert_eq!(reap["zombie_class"], "long_lived");
+        let zombie: Value = serde_json::to_value(&records[5]).expect("serializable");
+        assert_eq!(zombie["source"], "trace");
+        for (v, s) in [
+            (serde_json::to_value(ReapHow::Autoreap), "autoreap"),
+            (serde_json::to_value(ReapHow::Release), "release"),
+            (serde_json::to_value(ZombieClass::Transient), "transient"),
+            (serde_json::to_value(ZombieSource::Procfs), "procfs"),
+        ] {
+            assert_eq!(v.expect("serializable"), *s);
+        }
+        // An unknown process's reap: proc_id, reaper, zombie_ns, zombie_class are null, not absent.
+        let unknown = Record::Reap(ReapRecord {
+            time: CLOCK.wall(0),
+            ktime_ns: 0,
+            pid: 5,
+            ppid: 1,
+            comm: String::new(),
+            proc_id: None,
+            reaper: None,
+            how: ReapHow::Release,
+            zombie_ns: None,
+            zombie_class: None,
+            reparented: false,
+        });
+        let json = serde_json::to_string(&unknown).expect("serializable");
+        let v: Value = serde_json::from_str(&json).expect("valid JSON");
+        for k in ["proc_id", "reaper", "zombie_ns", "zombie_class"] {
+            assert_eq!(v.get(k), Some(&Value::Null), "{k} in {json}");
+        }
+    }
+
+    #[test]
+    fn zombie_class_threshold_is_inclusive() {
+        assert_eq!(ZombieClass::of(999, 1000), ZombieClass::Transient);
+        assert_eq!(ZombieClass::of(1000, 1000), ZombieClass::LongLived);
+        assert_eq!(ZombieClass::of(0, 0), ZombieClass::LongLived);
+    }
+
+    #[test]
+    fn counts_bump_by_type() {
+        let mut c = Counts::default();
+        for r in one_of_each() {
+            c.bump(r.record_type());
+        }
+        assert_eq!(
+            c,
+            Counts {
+                start: 1,
+                fork: 1,
+                exec: 1,
+                exit: 1,
+                lost: 1,
+                zombie: 1,
+                reap: 1
+            }
+        );
+        assert_eq!(c.get(RecordType::Summary), 0);
+        assert_eq!(proc_id(4242, 123), "4242-123");
+    }
+}

@@ -1,0 +1,149 @@
+//! Harness for privileged tests: runs the real `proctrace` binary (real kernel programs, no
+//! mocks), waits for its `start` record, and collects records for the test's own process tree.
+//! Anything that keeps proctrace from loading fails the test: nothing here skips.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashSet,
+    io::{BufRead, BufReader, Read},
+    process::{Child, Command, Stdio},
+    sync::mpsc::{self, Receiver, RecvTimeoutError},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+pub const PROCTRACE: &str = env!("CARGO_BIN_EXE_proctrace");
+pub const SCENARIO: &str = env!("CARGO_BIN_EXE_proctrace-scenario");
+
+pub struct Tracer {
+    child: Child,
+    rx: Receiver<Value>,
+    pub records: Vec<Value>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Tracer {
+    /// Start proctrace with `args` and wait (up to 60 s) for its `start` record.
+    pub fn start(args: &[&str]) -> Tracer {
+        assert!(
+            unsafe { libc::geteuid() } == 0,
+            "privileged tests must run as root (they load BPF programs); run `cargo xtask test` as root"
+        );
+        let mut child = Command::new(PROCTRACE)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn proctrace");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("proctrace printed a line that is not JSON ({e}): {line:?}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let mut tracer = Tracer { child, rx, records: Vec::new(), stderr: Some(stderr) };
+        let start = tracer.wait_for(Duration::from_secs(60), |r| r["type"] == "start");
+        if start.is_none() {
+            let _ = tracer.child.kill();
+            let _ = tracer.child.wait();
+            panic!("proctrace did not print a start record; stderr:\n{}", tracer.take_stderr());
+        }
+        tracer
+    }
+
+    /// Collect records until one matches `pred` or `timeout` passes.
+    pub fn wait_for(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        if let Some(r) = self.records.iter().find(|r| pred(r)) {
+            return Some(r.clone());
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(r) => {
+                    let hit = pred(&r);
+                    self.records.push(r.clone());
+                    if hit {
+                        return Some(r);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// SIGINT, wait for exit (must be 0 within 2 s), return every record.
+    pub fn stop(mut self) -> Vec<Value> {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let begin = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(begin.elapsed() < Duration::from_secs(2), "proctrace did not exit within 2 s of SIGINT");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        while let Ok(r) = self.rx.recv_timeout(Duration::from_secs(5)) {
+            self.records.push(r);
+        }
+        let stderr = self.take_stderr();
+        assert!(status.success(), "proctrace exited with {status}; stderr:\n{stderr}");
+        let last = self.records.last().expect("records");
+        assert_eq!(last["type"], "summary", "summary must be the last line");
+        std::mem::take(&mut self.records)
+    }
+
+    fn take_stderr(&mut self) -> String {
+        self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pids of `root` and its descendants, from `fork` records.
+pub fn tree(records: &[Value], root: u32) -> HashSet<u64> {
+    let mut set = HashSet::from([u64::from(root)]);
+    for r in records {
+        if r["type"] == "fork" && set.contains(&r["ppid"].as_u64().unwrap_or(0)) {
+            set.insert(r["pid"].as_u64().unwrap_or(0));
+        }
+    }
+    set
+}
+
+/// Records of type `ty` for process `pid`.
+pub fn of<'a>(records: &'a [Value], ty: &str, pid: u64) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["type"] == ty && r["pid"].as_u64() == Some(pid)).collect()
+}
+
+/// Run a scenario (or any command) as our child and parse the JSON lines it prints.
+pub fn run(cmd: &str, args: &[&str]) -> (u32, std::process::ExitStatus, Vec<Value>) {
+    let child = Command::new(cmd).args(args).stdout(Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (pid, out.status, lines)
+}

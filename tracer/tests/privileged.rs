@@ -1,0 +1,185 @@
+//! Privileged integration tests: the real proctrace binary with its real kernel programs,
+//! checked against processes this test creates. Run as root, single-threaded:
+//! `cargo test -p tracer --test privileged -- --test-threads=1` (part of `cargo xtask test`).
+//! Every scenario runs twice: with the hooks proctrace probes (`auto`) and with the classic
+//! tracepoint fallback forced (`classic`), so both paths stay correct.
+mod common;
+
+use std::time::Duration;
+
+use common::{of, run, tree, Tracer, SCENARIO};
+use serde_json::Value;
+
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod auto { $( #[test] fn $name() { super::$name("auto") } )* }
+        mod classic { $( #[test] fn $name() { super::$name("classic") } )* }
+    };
+}
+
+both_modes!(
+    start_record_names_hooks,
+    sh_exit_7,
+    sigkill_gives_signal_9,
+    five_threads_are_one_process,
+    exec_from_non_leader_thread,
+    exit_group_from_thread,
+    hostile_argv_survives,
+    exec_twice_one_exit,
+);
+
+fn tracer(mode: &str) -> Tracer {
+    Tracer::start(&["--hooks", mode])
+}
+
+/// Wait until the exit of `pid` is seen (events of a finished child may still be in flight).
+fn wait_exit(t: &mut Tracer, pid: u32) -> Value {
+    t.wait_for(Duration::from_secs(10), |r| r["type"] == "exit" && r["pid"] == pid)
+        .unwrap_or_else(|| panic!("no exit record for {pid}"))
+}
+
+fn start_record_names_hooks(mode: &str) {
+    let t = tracer(mode);
+    let start = t.records[0].clone();
+    let records = t.stop();
+    assert_eq!(start["type"], "start");
+    for job in ["fork", "exec", "exit", "reap"] {
+        let hook = start["hooks"][job].as_str().unwrap_or_else(|| panic!("hooks.{job} missing: {start}"));
+        if mode == "classic" {
+            assert!(hook.starts_with("tracepoint/"), "{job}: {hook}");
+        }
+    }
+    if mode == "auto" {
+        // This machine offers tp_btf (see DEVELOPERS facts); probing must pick it.
+        assert_eq!(start["hooks"]["fork"], "tp_btf/sched_process_fork");
+    }
+    assert!(start["ring_buffer_bytes"].as_u64().unwrap_or(0) >= 4096);
+    assert!(start["version"].is_string());
+    assert_eq!(records.last().map(|r| r["type"].clone()), Some("summary".into()));
+}
+
+fn sh_exit_7(mode: &str) {
+    let mut t = tracer(mode);
+    let (pid, status, _) = run("/bin/sh", &["-c", "exit 7"]);
+    assert_eq!(status.code(), Some(7));
+    wait_exit(&mut t, pid);
+    let records = t.stop();
+    let pid = u64::from(pid);
+    let forks = of(&records, "fork", pid);
+    let execs = of(&records, "exec", pid);
+    let exits = of(&records, "exit", pid);
+    assert_eq!((forks.len(), execs.len(), exits.len()), (1, 1, 1), "{records:#?}");
+    assert_eq!(forks[0]["ppid"], std::process::id());
+    assert_eq!(execs[0]["filename"], "/bin/sh");
+    assert_eq!(execs[0]["argv"], serde_json::json!(["/bin/sh", "-c", "exit 7"]));
+    assert_eq!(execs[0]["argv_truncated"], false);
+    assert_eq!(execs[0]["old_pid"], pid);
+    assert_eq!(exits[0]["exit_code"], 7);
+    assert_eq!(exits[0]["signal"], Value::Null);
+    assert_eq!(exits[0]["core_dumped"], false);
+    // The same proc_id in every record of the process.
+    assert_eq!(forks[0]["proc_id"], execs[0]["proc_id"]);
+    assert_eq!(forks[0]["proc_id"], exits[0]["proc_id"]);
+    assert!(forks[0]["parent_proc_id"].is_string());
+}
+
+fn sigkill_gives_signal_9(mode: &str) {
+    let mut t = tracer(mode);
+    let mut child = std::process::Command::new("/bin/sleep").arg("30").spawn().expect("spawn");
+    let pid = child.id();
+    t.wait_for(Duration::from_secs(10), |r| r["type"] == "exec" && r["pid"] == pid).expect("exec");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let exit = wait_exit(&mut t, pid);
+    t.stop();
+    assert_eq!(exit["signal"], 9);
+    assert_eq!(exit["exit_code"], Value::Null);
+    assert_eq!(exit["core_dumped"], false);
+}
+
+fn five_threads_are_one_process(mode: &str) {
+    let mut t = tracer(mode);
+    let (pid, status, _) = run(SCENARIO, &["threads", "5"]);
+    assert!(status.success());
+    wait_exit(&mut t, pid);
+    let records = t.stop();
+    let mine = tree(&records, pid);
+    assert_eq!(mine.len(), 1, "threads must not appear as processes: {mine:?}");
+    let pid = u64::from(pid);
+    assert_eq!(of(&records, "fork", pid).len(), 1);
+    assert_eq!(of(&records, "exit", pid).len(), 1);
+    let non_process = records.iter().filter(|r| r["type"] == "fork" && r["ppid"] == pid).count();
+    assert_eq!(non_process, 0, "thread creation produced fork records");
+}
+
+fn exec_from_non_leader_thread(mode: &str) {
+    let mut t = tracer(mode);
+    let (pid, status, lines) = run(SCENARIO, &["thread-exec", "/bin/sh", "-c", "exit 5"]);
+    assert_eq!(status.code(), Some(5));
+    let tid = lines.first().and_then(|l| l["tid"].as_u64()).expect("scenario printed its tid");
+    assert_ne!(tid, u64::from(pid), "the exec must come from a non-leader thread");
+    wait_exit(&mut t, pid);
+    let records = t.stop();
+    let pid = u64::from(pid);
+    let execs = of(&records, "exec", pid);
+    let sh = execs.iter().find(|e| e["filename"] == "/bin/sh").expect("exec of /bin/sh");
+    assert_eq!(sh["pid"], pid, "exec.pid must be the tgid");
+    assert_eq!(sh["old_pid"], tid, "exec.old_pid must be the exec'ing thread");
+    let exits = of(&records, "exit", pid);
+    assert_eq!(exits.len(), 1);
+    assert_eq!(exits[0]["exit_code"], 5);
+    assert_eq!(of(&records, "exit", tid).len(), 0);
+}
+
+fn exit_group_from_thread(mode: &str) {
+    let mut t = tracer(mode);
+    let (pid, status, _) = run(SCENARIO, &["thread-exit-group", "9"]);
+    assert_eq!(status.code(), Some(9));
+    wait_exit(&mut t, pid);
+    let records = t.stop();
+    let exits = of(&records, "exit", u64::from(pid));
+    assert_eq!(exits.len(), 1, "{exits:?}");
+    assert_eq!(exits[0]["exit_code"], 9);
+    assert_eq!(exits[0]["signal"], Value::Null);
+}
+
+fn hostile_argv_survives(mode: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut t = tracer(mode);
+    let weird = std::ffi::OsStr::from_bytes(b"bad\xff\xfeutf8");
+    let child = std::process::Command::new("/bin/true")
+        .args(["line\nbreak", "quote\"d", "back\\slash", "tab\there"])
+        .arg(weird)
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let _ = child.wait_with_output();
+    wait_exit(&mut t, pid);
+    let records = t.stop();
+    let execs = of(&records, "exec", u64::from(pid));
+    assert_eq!(execs.len(), 1);
+    assert_eq!(
+        execs[0]["argv"],
+        serde_json::json!(["/bin/true", "line\nbreak", "quote\"d", "back\\slash", "tab\there", "bad\u{fffd}\u{fffd}utf8"])
+    );
+}
+
+fn exec_twice_one_exit(mode: &str) {
+    let mut t = tracer(mode);
+    let (pid, status, _) = run("/bin/sh", &["-c", "exec /bin/sleep 0.3"]);
+    assert!(status.success());
+    let exit = wait_exit(&mut t, pid);
+    let records = t.stop();
+    let pid = u64::from(pid);
+    let execs = of(&records, "exec", pid);
+    assert_eq!(execs.len(), 2, "{execs:?}");
+    assert_eq!(execs[0]["filename"], "/bin/sh");
+    assert_eq!(execs[1]["filename"], "/bin/sleep");
+    assert_eq!(execs[1]["argv"], serde_json::json!(["/bin/sleep", "0.3"]));
+    assert_eq!(of(&records, "exit", pid).len(), 1);
+    let fork = of(&records, "fork", pid)[0];
+    let lifetime = exit["lifetime_ns"].as_u64().expect("lifetime_ns");
+    let span = exit["ktime_ns"].as_u64().unwrap_or(0) - fork["ktime_ns"].as_u64().unwrap_or(0);
+    assert!(lifetime >= 300_000_000, "lifetime {lifetime} < sleep time");
+    assert!(lifetime.abs_diff(span) < 5_000_000, "lifetime {lifetime} vs fork→exit {span}");
+}

@@ -1,0 +1,65 @@
+//! `cargo xtask`: build, run, test, lint and install proctrace.
+//!
+//! One module per subcommand; shared process helpers live in `cmd`.
+
+mod build;
+mod clippy;
+mod cmd;
+mod install;
+mod run;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "proctrace developer tasks",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install/verify the eBPF toolchain (nightly rust-src, bpf-linker); idempotent
+    Setup(setup::Options),
+    /// Build the proctrace binary (the eBPF programs are built by tracer/build.rs)
+    Build(build::Options),
+    /// Build, then run proctrace (JSON records on stdout; Ctrl-C stops)
+    Run(run::Options),
+    /// Run the whole test suite: setup, workspace tests, privileged tests (root)
+    Test(test::Options),
+    /// Lint the userspace crates and the eBPF crate with clippy (-D warnings)
+    Clippy(clippy::Options),
+    /// Release build, then install proctrace to <prefix>/bin
+    Install(install::Options),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::prepare_environment();
+    let result = match cli.command {
+        Command::Setup(opts) => setup::run(opts),
+        Command::Build(opts) => build::run(opts),
+        Command::Run(opts) => run::run(opts),
+        Command::Test(opts) => test::run(opts),
+        Command::Clippy(opts) => clippy::run(opts),
+        Command::Install(opts) => install::run(opts),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if err.downcast_ref::<cmd::Reported>().is_none() {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(cmd::exit_code_of(&err))
+        }
+    }
+}
