@@ -102,8 +102,10 @@ fn main() {
                 // SAFETY: plain thread exit; the group dies with this last thread.
                 unsafe { libc::syscall(libc::SYS_exit, 0) };
             });
-            // SAFETY: ends only the main thread.
-            unsafe { libc::pthread_exit(std::ptr::null_mut()) };
+            // SAFETY: the raw exit syscall ends only the calling (leader) thread; glibc's
+            // pthread_exit would unwind through Rust's main, which aborts.
+            unsafe { libc::syscall(libc::SYS_exit, 0) };
+            unreachable!("the leader thread has exited");
         }
         // A child exits at once; the parent waits MS ms before reaping it.
         "zombie" => {

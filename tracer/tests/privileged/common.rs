@@ -1,7 +1,6 @@
 //! Harness for privileged tests: runs the real `proctrace` binary (real kernel programs, no
 //! mocks), waits for its `start` record, and collects records for the test's own process tree.
 //! Anything that keeps proctrace from loading fails the test: nothing here skips.
-#![allow(dead_code)]
 
 use std::{
     collections::HashSet,
@@ -13,8 +12,16 @@ use std::{
 
 use serde_json::Value;
 
-pub const PROCTRACE: &str = env!("CARGO_BIN_EXE_proctrace");
-pub const SCENARIO: &str = env!("CARGO_BIN_EXE_proctrace-scenario");
+/// The binaries under test. PROCTRACE_BIN / PROCTRACE_SCENARIO_BIN override the build paths
+/// (the kernel-matrix guests run the same test binary from another location).
+pub fn proctrace_bin() -> String {
+    std::env::var("PROCTRACE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_proctrace").to_owned())
+}
+
+pub fn scenario_bin() -> String {
+    std::env::var("PROCTRACE_SCENARIO_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_proctrace-scenario").to_owned())
+}
 
 pub struct Tracer {
     child: Child,
@@ -30,7 +37,7 @@ impl Tracer {
             unsafe { libc::geteuid() } == 0,
             "privileged tests must run as root (they load BPF programs); run `cargo xtask test` as root"
         );
-        let mut child = Command::new(PROCTRACE)
+        let mut child = Command::new(proctrace_bin())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -86,10 +93,19 @@ impl Tracer {
         }
     }
 
-    /// SIGINT, wait for exit (must be 0 within 2 s), return every record.
-    pub fn stop(mut self) -> Vec<Value> {
+    pub fn signal(&self, sig: i32) {
         // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// SIGINT, wait for exit (must be 0 within 2 s), return every record.
+    pub fn stop(self) -> Vec<Value> {
+        self.stop_signalled(libc::SIGINT)
+    }
+
+    /// Send `sig`, wait for exit (must be 0 within 2 s), return every record.
+    pub fn stop_signalled(mut self, sig: i32) -> Vec<Value> {
+        self.signal(sig);
         let begin = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -146,4 +162,36 @@ pub fn run(cmd: &str, args: &[&str]) -> (u32, std::process::ExitStatus, Vec<Valu
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     (pid, out.status, lines)
+}
+
+/// Expand to one test per hook mode: `auto` (what proctrace probes) and `classic` (the
+/// tracepoint fallback forced), so both paths stay correct.
+#[macro_export]
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod auto { $( #[test] fn $name() { super::$name("auto") } )* }
+        mod classic { $( #[test] fn $name() { super::$name("classic") } )* }
+    };
+}
+
+pub fn tracer(mode: &str) -> Tracer {
+    Tracer::start(&["--hooks", mode])
+}
+
+/// Wait until `ty` for `pid` is seen (events of a finished child may still be in flight).
+pub fn wait_record(t: &mut Tracer, ty: &str, pid: u32) -> Value {
+    t.wait_for(Duration::from_secs(10), |r| r["type"] == ty && r["pid"] == pid)
+        .unwrap_or_else(|| panic!("no {ty} record for {pid}"))
+}
+
+pub fn wait_exit(t: &mut Tracer, pid: u32) -> Value {
+    wait_record(t, "exit", pid)
+}
+
+/// CLOCK_BOOTTIME now, the clock of `ktime_ns`.
+pub fn boottime_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -1,23 +1,11 @@
-//! Privileged integration tests: the real proctrace binary with its real kernel programs,
-//! checked against processes this test creates. Run as root, single-threaded:
-//! `cargo test -p tracer --test privileged -- --test-threads=1` (part of `cargo xtask test`).
-//! Every scenario runs twice: with the hooks proctrace probes (`auto`) and with the classic
-//! tracepoint fallback forced (`classic`), so both paths stay correct.
-mod common;
-
+//! Foundation: fork, exec, exit records for the test's own children.
 use std::time::Duration;
 
-use common::{of, run, tree, Tracer, SCENARIO};
 use serde_json::Value;
 
-macro_rules! both_modes {
-    ($($name:ident),* $(,)?) => {
-        mod auto { $( #[test] fn $name() { super::$name("auto") } )* }
-        mod classic { $( #[test] fn $name() { super::$name("classic") } )* }
-    };
-}
+use crate::common::{of, run, scenario_bin, tracer, tree, wait_exit};
 
-both_modes!(
+crate::both_modes!(
     start_record_names_hooks,
     sh_exit_7,
     sigkill_gives_signal_9,
@@ -27,16 +15,6 @@ both_modes!(
     hostile_argv_survives,
     exec_twice_one_exit,
 );
-
-fn tracer(mode: &str) -> Tracer {
-    Tracer::start(&["--hooks", mode])
-}
-
-/// Wait until the exit of `pid` is seen (events of a finished child may still be in flight).
-fn wait_exit(t: &mut Tracer, pid: u32) -> Value {
-    t.wait_for(Duration::from_secs(10), |r| r["type"] == "exit" && r["pid"] == pid)
-        .unwrap_or_else(|| panic!("no exit record for {pid}"))
-}
 
 fn start_record_names_hooks(mode: &str) {
     let t = tracer(mode);
@@ -99,7 +77,7 @@ fn sigkill_gives_signal_9(mode: &str) {
 
 fn five_threads_are_one_process(mode: &str) {
     let mut t = tracer(mode);
-    let (pid, status, _) = run(SCENARIO, &["threads", "5"]);
+    let (pid, status, _) = run(&scenario_bin(), &["threads", "5"]);
     assert!(status.success());
     wait_exit(&mut t, pid);
     let records = t.stop();
@@ -114,7 +92,7 @@ fn five_threads_are_one_process(mode: &str) {
 
 fn exec_from_non_leader_thread(mode: &str) {
     let mut t = tracer(mode);
-    let (pid, status, lines) = run(SCENARIO, &["thread-exec", "/bin/sh", "-c", "exit 5"]);
+    let (pid, status, lines) = run(&scenario_bin(), &["thread-exec", "/bin/sh", "-c", "exit 5"]);
     assert_eq!(status.code(), Some(5));
     let tid = lines.first().and_then(|l| l["tid"].as_u64()).expect("scenario printed its tid");
     assert_ne!(tid, u64::from(pid), "the exec must come from a non-leader thread");
@@ -133,7 +111,7 @@ fn exec_from_non_leader_thread(mode: &str) {
 
 fn exit_group_from_thread(mode: &str) {
     let mut t = tracer(mode);
-    let (pid, status, _) = run(SCENARIO, &["thread-exit-group", "9"]);
+    let (pid, status, _) = run(&scenario_bin(), &["thread-exit-group", "9"]);
     assert_eq!(status.code(), Some(9));
     wait_exit(&mut t, pid);
     let records = t.stop();
