@@ -6,11 +6,16 @@ use aya_build::{Package, Toolchain};
 /// Builds tracer-ebpf for the bpf target with the nightly toolchain and bpf-linker, and
 /// leaves the object in OUT_DIR for `include_bytes_aligned!` (aya-template's layout).
 fn main() -> anyhow::Result<()> {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?);
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?);
     let root_dir = manifest_dir.join("..").join("tracer-ebpf");
     let root_dir = root_dir.to_str().context("non-UTF-8 workspace path")?;
     aya_build::build_ebpf(
-        [Package { name: "tracer-ebpf", root_dir, ..Default::default() }],
+        [Package {
+            name: "tracer-ebpf",
+            root_dir,
+            ..Default::default()
+        }],
         Toolchain::default(),
     )
 }

@@ -125,8 +125,10 @@ pub struct ExecEvent {
     pub hdr: ExecHeader,
     pub data: [u8; FILENAME_CAP + ARGV_CAP],
 }
-const _: () =
-    assert!(core::mem::size_of::<ExecEvent>() == core::mem::size_of::<ExecHeader>() + FILENAME_CAP + ARGV_CAP);
+const _: () = assert!(
+    core::mem::size_of::<ExecEvent>()
+        == core::mem::size_of::<ExecHeader>() + FILENAME_CAP + ARGV_CAP
+);
 
 /// The last thread of a process exited (`group_dead`).
 #[repr(C)]

@@ -90,9 +90,8 @@ fn emit(old_pid: u32, filename: u64) -> Result<(), ReadError> {
             flags |= exec_flags::ARGV_TRUNCATED;
         }
         // SAFETY: `fn_len < FILENAME_CAP` and `len <= ARGV_CAP`, within `data`.
-        let ret = unsafe {
-            bpf_probe_read_user(data.add(fn_len).cast(), len as u32, start as *const _)
-        };
+        let ret =
+            unsafe { bpf_probe_read_user(data.add(fn_len).cast(), len as u32, start as *const _) };
         if ret == 0 {
             argv_len = len;
         } else {

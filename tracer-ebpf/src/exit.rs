@@ -38,7 +38,9 @@ pub fn exit_btf(ctx: BtfTracePointContext) -> i32 {
 pub fn exit_tp(ctx: TracePointContext) -> u32 {
     let off = conf!(exit_group_dead);
     let group_dead = if off != ABSENT {
-        read_at::<u8>(ctx.as_ptr() as u64, off).map(|v| v != 0).unwrap_or(false)
+        read_at::<u8>(ctx.as_ptr() as u64, off)
+            .map(|v| v != 0)
+            .unwrap_or(false)
     } else {
         live_is_zero()
     };
@@ -55,7 +57,9 @@ pub fn exit_tp(ctx: TracePointContext) -> u32 {
 fn live_is_zero() -> bool {
     let task = Task::current();
     match task.signal() {
-        Ok(signal) => read_at::<i32>(signal, conf!(signal_live)).map(|v| v == 0).unwrap_or(false),
+        Ok(signal) => read_at::<i32>(signal, conf!(signal_live))
+            .map(|v| v == 0)
+            .unwrap_or(false),
         Err(_) => false,
     }
 }

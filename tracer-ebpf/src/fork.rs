@@ -59,7 +59,7 @@ pub fn newtask_tp(ctx: TracePointContext) -> u32 {
 fn try_newtask_tp(ctx: &TracePointContext) -> Result<(), ReadError> {
     let pid = read_at::<u32>(ctx.as_ptr() as u64, conf!(newtask_pid))?;
     let flags = read_at::<u64>(ctx.as_ptr() as u64, conf!(newtask_clone_flags))?;
-    let _ = NEWTASK_FLAGS.insert(&pid, &flags, 0);
+    let _ = NEWTASK_FLAGS.insert(pid, flags, 0);
     Ok(())
 }
 
@@ -75,10 +75,10 @@ fn try_fork_tp(ctx: &TracePointContext) -> Result<(), ReadError> {
     let rec = ctx.as_ptr() as u64;
     let child_pid = read_at::<u32>(rec, conf!(fork_child_pid))?;
     // SAFETY: the value is a plain u64 copied out of the map.
-    let flags = match unsafe { NEWTASK_FLAGS.get(&child_pid) } {
+    let flags = match unsafe { NEWTASK_FLAGS.get(child_pid) } {
         Some(flags) => {
             let flags = *flags;
-            let _ = NEWTASK_FLAGS.remove(&child_pid);
+            let _ = NEWTASK_FLAGS.remove(child_pid);
             flags
         }
         None => {
@@ -131,14 +131,27 @@ fn read_comm_field(rec: u64, out: &mut [u8; COMM_LEN]) {
 }
 
 #[inline(always)]
-fn emit(pid: u32, ppid: u32, parent_start_ns: u64, start_ns: u64, flags: u32, comm: &[u8; COMM_LEN]) {
+fn emit(
+    pid: u32,
+    ppid: u32,
+    parent_start_ns: u64,
+    start_ns: u64,
+    flags: u32,
+    comm: &[u8; COMM_LEN],
+) {
     let Some(mut entry) = EVENTS.reserve::<ForkEvent>(0) else {
         count(counter::RINGBUF_FULL);
         return;
     };
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
     entry.write(ForkEvent {
-        header: EventHeader { kind: kind::FORK, tid: pid, ktime_ns: boot_ns(), pid, ppid },
+        header: EventHeader {
+            kind: kind::FORK,
+            tid: pid,
+            ktime_ns: boot_ns(),
+            pid,
+            ppid,
+        },
         start_ns,
         parent_start_ns,
         parent_tid: tid,

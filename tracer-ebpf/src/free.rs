@@ -51,7 +51,13 @@ fn emit(pid: u32, start_ns: u64) {
         return;
     };
     entry.write(FreeEvent {
-        header: EventHeader { kind: kind::FREE, tid: pid, ktime_ns: boot_ns(), pid, ppid: 0 },
+        header: EventHeader {
+            kind: kind::FREE,
+            tid: pid,
+            ktime_ns: boot_ns(),
+            pid,
+            ppid: 0,
+        },
         start_ns,
     });
     entry.submit(0);

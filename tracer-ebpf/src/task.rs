@@ -87,7 +87,9 @@ impl Task {
     /// start_boottime of this task's group leader (the process start), or 0.
     #[inline(always)]
     pub fn process_start(self) -> u64 {
-        self.group_leader().and_then(Task::start_boottime).unwrap_or(0)
+        self.group_leader()
+            .and_then(Task::start_boottime)
+            .unwrap_or(0)
     }
 }
 

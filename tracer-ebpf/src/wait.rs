@@ -3,10 +3,7 @@
 //! the syscall-exit tracepoint gives the reap time and the reaper exactly. Not every such
 //! return is a reap (stopped/continued children too): userspace decides with the status.
 use aya_ebpf::{
-    helpers::bpf_probe_read_user,
-    macros::tracepoint,
-    programs::TracePointContext,
-    EbpfContext,
+    helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext, EbpfContext,
 };
 use tracer_common::{counter, kind, EventHeader, WaitEvent, ABSENT};
 
@@ -47,7 +44,15 @@ pub fn waitid_enter(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn save(user_ptr: u64, syscall: u32) {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
-    let _ = WAIT_ARGS.insert(&tid, &WaitArgs { user_ptr, syscall, _pad: 0 }, 0);
+    let _ = WAIT_ARGS.insert(
+        tid,
+        WaitArgs {
+            user_ptr,
+            syscall,
+            _pad: 0,
+        },
+        0,
+    );
 }
 
 /// wait4 returns the reaped pid.
@@ -81,13 +86,17 @@ struct SigchldInfo {
 fn try_exit(ctx: &TracePointContext, syscall: u32) -> Result<(), ReadError> {
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
     // SAFETY: plain-data value copied out before removal.
-    let saved = unsafe { WAIT_ARGS.get(&tid) }.copied();
-    let _ = WAIT_ARGS.remove(&tid);
+    let saved = unsafe { WAIT_ARGS.get(tid) }.copied();
+    let _ = WAIT_ARGS.remove(tid);
     let args = match saved {
         Some(args) if args.syscall == syscall => args,
         // A wait4 that entered before we attached (a shell blocked in wait while proctrace
         // starts): its return value still names the child, only the status is unknown.
-        _ if syscall == SYSCALL_WAIT4 => WaitArgs { user_ptr: 0, syscall, _pad: 0 },
+        _ if syscall == SYSCALL_WAIT4 => WaitArgs {
+            user_ptr: 0,
+            syscall,
+            _pad: 0,
+        },
         _ => return Ok(()),
     };
     let ret = read_at::<i64>(ctx.as_ptr() as u64, conf!(sys_exit_ret))?;

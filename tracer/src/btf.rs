@@ -88,11 +88,6 @@ pub fn open(path: &Path) -> Result<Btf, BtfError> {
     }
 }
 
-/// Loads the running kernel's BTF.
-pub fn open_vmlinux() -> Result<Btf, BtfError> {
-    open(Path::new(VMLINUX_BTF))
-}
-
 /// Byte offset of `member_path` in `struct struct_name` (or union).
 ///
 /// Members of anonymous structs/unions are found as if they were direct members, as C does
@@ -681,7 +676,7 @@ mod tests {
             eprintln!("real_vmlinux: skipped, {VMLINUX_BTF} does not exist");
             return;
         }
-        let btf = match open_vmlinux() {
+        let btf = match open(Path::new(VMLINUX_BTF)) {
             Ok(b) => b,
             Err(e) => panic!("{e}"),
         };

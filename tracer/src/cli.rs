@@ -53,7 +53,9 @@ pub fn parse_ring_size(s: &str) -> Result<u32, String> {
     // kernel/bpf/ringbuf.c ringbuf_map_alloc: power of two and page aligned.
     let page = 4096;
     if bytes < page || !bytes.is_power_of_two() || bytes > (1 << 31) {
-        return Err(format!("{bytes} bytes: must be a power of two between 4K and 2G"));
+        return Err(format!(
+            "{bytes} bytes: must be a power of two between 4K and 2G"
+        ));
     }
     u32::try_from(bytes).map_err(|_| "size too large".to_owned())
 }

@@ -116,7 +116,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // Drain what is already in the ring buffer, then account for anything lost, then the
     // summary: it is the last line.
-    drain(ring.get_mut(), &mut engine, &mut records, &mut decode_errors);
+    drain(
+        ring.get_mut(),
+        &mut engine,
+        &mut records,
+        &mut decode_errors,
+    );
     let now = boottime_now_ns()?;
     let total = read_lost(&counters);
     if total > lost_seen {
@@ -130,7 +135,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn drain(rb: &mut RingBuf<MapData>, engine: &mut Engine, records: &mut Vec<Record>, errors: &mut u64) {
+fn drain(
+    rb: &mut RingBuf<MapData>,
+    engine: &mut Engine,
+    records: &mut Vec<Record>,
+    errors: &mut u64,
+) {
     while let Some(item) = rb.next() {
         match decode(&item) {
             Ok(event) => engine.handle(event, records),
@@ -148,7 +158,7 @@ fn drain(rb: &mut RingBuf<MapData>, engine: &mut Engine, records: &mut Vec<Recor
 /// Write and flush a batch. Returns true when the reader has gone (`| head`): the caller exits
 /// quietly with success.
 fn emit<W: Write>(out: &mut JsonWriter<W>, records: &[Record]) -> anyhow::Result<bool> {
-    let result = records.iter().try_for_each(|r| out.write(r)).and_then(|()| out.flush());
+    let result = out.write_all(records).and_then(|()| out.flush());
     match result {
         Ok(()) => Ok(false),
         Err(OutputError::BrokenPipe) => Ok(true),
@@ -183,7 +193,10 @@ fn tracefs_root() -> anyhow::Result<std::path::PathBuf> {
 
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; later ones use memcg and ignore it.
 fn raise_memlock() {
-    let rlim = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     // SAFETY: plain syscall with a valid pointer.
     let ret = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
     // Failure is harmless on 5.11+ (memcg accounting); on older kernels the map creation

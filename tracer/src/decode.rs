@@ -24,7 +24,10 @@ pub enum DecodeError {
 fn read<T: Copy>(buf: &[u8]) -> Result<T, DecodeError> {
     let need = std::mem::size_of::<T>();
     if buf.len() < need {
-        return Err(DecodeError::Short { need, got: buf.len() });
+        return Err(DecodeError::Short {
+            need,
+            got: buf.len(),
+        });
     }
     // SAFETY: length checked above; T is a plain-data repr(C) wire type (any bits valid).
     Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<T>()) })
@@ -74,7 +77,10 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
             let fn_len = hdr.filename_len as usize;
             let argv_len = hdr.argv_len as usize;
             if fn_len + argv_len > data.len() {
-                return Err(DecodeError::ExecData { claimed: fn_len + argv_len, got: data.len() });
+                return Err(DecodeError::ExecData {
+                    claimed: fn_len + argv_len,
+                    got: data.len(),
+                });
             }
             KernelEvent::Exec(Exec {
                 ktime_ns: header.ktime_ns,
@@ -116,7 +122,11 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
         }
         kind::FREE => {
             let ev: FreeEvent = read(buf)?;
-            KernelEvent::Free(Free { ktime_ns: header.ktime_ns, pid: header.pid, start_ns: ev.start_ns })
+            KernelEvent::Free(Free {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                start_ns: ev.start_ns,
+            })
         }
         other => return Err(DecodeError::UnknownKind(other)),
     })
@@ -125,11 +135,14 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracer_common::{COMM_LEN, ExecEvent};
+    use tracer_common::{ExecEvent, COMM_LEN};
 
     fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: wire types are plain data without padding.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }.to_vec()
+        unsafe {
+            std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>())
+        }
+        .to_vec()
     }
 
     fn comm(s: &str) -> [u8; COMM_LEN] {
@@ -139,7 +152,13 @@ mod tests {
     }
 
     fn header(kind: u32, pid: u32) -> EventHeader {
-        EventHeader { kind, tid: pid, ktime_ns: 1_000, pid, ppid: 1 }
+        EventHeader {
+            kind,
+            tid: pid,
+            ktime_ns: 1_000,
+            pid,
+            ppid: 1,
+        }
     }
 
     #[test]
@@ -154,8 +173,13 @@ mod tests {
             _pad: 0,
             comm: comm("bash"),
         };
-        let KernelEvent::Fork(f) = decode(&bytes_of(&ev)).unwrap() else { panic!("not fork") };
-        assert_eq!((f.pid, f.ppid, f.parent_tid, f.uid, f.start_ns), (42, 1, 7, 1000, 900));
+        let KernelEvent::Fork(f) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not fork")
+        };
+        assert_eq!(
+            (f.pid, f.ppid, f.parent_tid, f.uid, f.start_ns),
+            (42, 1, 7, 1000, 900)
+        );
         assert!(f.start_approx);
         assert_eq!(f.comm, "bash");
         assert_eq!(f.parent_start_ns, 5);
@@ -172,7 +196,9 @@ mod tests {
             _pad: 0,
             comm: *b"0123456789abcdef",
         };
-        let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else { panic!("not exit") };
+        let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not exit")
+        };
         assert_eq!(e.comm, "0123456789abcdef");
         assert_eq!(e.status.signal, Some(9));
         assert!(e.autoreap && !e.non_sigchld);
@@ -201,17 +227,31 @@ mod tests {
     fn exec_with_hostile_argv() {
         let argv = b"/bin/sh\0-c\0a\nb\"c\\d\te\0\xff\xfeok\0\0last\0";
         let rec = exec_record(b"/bin/sh", argv, 0);
-        let KernelEvent::Exec(e) = decode(&rec).unwrap() else { panic!("not exec") };
+        let KernelEvent::Exec(e) = decode(&rec).unwrap() else {
+            panic!("not exec")
+        };
         assert_eq!(e.filename, "/bin/sh");
         assert_eq!(e.old_pid, 11);
-        assert_eq!(e.argv, vec!["/bin/sh", "-c", "a\nb\"c\\d\te", "\u{fffd}\u{fffd}ok", "", "last"]);
+        assert_eq!(
+            e.argv,
+            vec![
+                "/bin/sh",
+                "-c",
+                "a\nb\"c\\d\te",
+                "\u{fffd}\u{fffd}ok",
+                "",
+                "last"
+            ]
+        );
         assert!(!e.argv_truncated);
     }
 
     #[test]
     fn exec_truncated_keeps_cut_argument() {
         let rec = exec_record(b"/x", b"a\0bc", exec_flags::ARGV_TRUNCATED);
-        let KernelEvent::Exec(e) = decode(&rec).unwrap() else { panic!("not exec") };
+        let KernelEvent::Exec(e) = decode(&rec).unwrap() else {
+            panic!("not exec")
+        };
         assert_eq!(e.argv, vec!["a", "bc"]);
         assert!(e.argv_truncated);
     }
@@ -229,13 +269,24 @@ mod tests {
         let h = header(99, 1);
         assert_eq!(decode(&bytes_of(&h)), Err(DecodeError::UnknownKind(99)));
         let h = header(kind::FORK, 1);
-        assert!(matches!(decode(&bytes_of(&h)), Err(DecodeError::Short { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&h)),
+            Err(DecodeError::Short { .. })
+        ));
     }
 
     #[test]
     fn wait_status_absent_is_none() {
-        let ev = WaitEvent { header: header(kind::WAIT, 5), reaped: 6, status: ABSENT, syscall: 0, _pad: 0 };
-        let KernelEvent::Wait(w) = decode(&bytes_of(&ev)).unwrap() else { panic!("not wait") };
+        let ev = WaitEvent {
+            header: header(kind::WAIT, 5),
+            reaped: 6,
+            status: ABSENT,
+            syscall: 0,
+            _pad: 0,
+        };
+        let KernelEvent::Wait(w) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not wait")
+        };
         assert_eq!((w.reaper, w.reaped, w.status), (5, 6, None));
     }
 

@@ -76,9 +76,17 @@ impl ExitStatus {
     pub fn from_raw(status: u32) -> Self {
         let sig = (status & 0x7f) as i32;
         if sig == 0 {
-            ExitStatus { code: Some(((status >> 8) & 0xff) as i32), signal: None, core_dumped: false }
+            ExitStatus {
+                code: Some(((status >> 8) & 0xff) as i32),
+                signal: None,
+                core_dumped: false,
+            }
         } else {
-            ExitStatus { code: None, signal: Some(sig), core_dumped: status & 0x80 != 0 }
+            ExitStatus {
+                code: None,
+                signal: Some(sig),
+                core_dumped: status & 0x80 != 0,
+            }
         }
     }
 }
@@ -130,10 +138,45 @@ mod tests {
 
     #[test]
     fn exit_status_decodes_normal_signal_and_core() {
-        assert_eq!(ExitStatus::from_raw(7 << 8), ExitStatus { code: Some(7), signal: None, core_dumped: false });
-        assert_eq!(ExitStatus::from_raw(0), ExitStatus { code: Some(0), signal: None, core_dumped: false });
-        assert_eq!(ExitStatus::from_raw(9), ExitStatus { code: None, signal: Some(9), core_dumped: false });
-        assert_eq!(ExitStatus::from_raw(11 | 0x80), ExitStatus { code: None, signal: Some(11), core_dumped: true });
-        assert_eq!(ExitStatus::from_raw(255 << 8), ExitStatus { code: Some(255), signal: None, core_dumped: false });
+        assert_eq!(
+            ExitStatus::from_raw(7 << 8),
+            ExitStatus {
+                code: Some(7),
+                signal: None,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(0),
+            ExitStatus {
+                code: Some(0),
+                signal: None,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(9),
+            ExitStatus {
+                code: None,
+                signal: Some(9),
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(11 | 0x80),
+            ExitStatus {
+                code: None,
+                signal: Some(11),
+                core_dumped: true
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(255 << 8),
+            ExitStatus {
+                code: Some(255),
+                signal: None,
+                core_dumped: false
+            }
+        );
     }
 }

@@ -45,7 +45,10 @@ const FORK: Job = Job {
     name: "fork",
     btf: Some(("fork_btf", "sched_process_fork")),
     // task_newtask first: it records clone_flags that sched_process_fork looks up.
-    classic: &[("newtask_tp", "task", "task_newtask"), ("fork_tp", "sched", "sched_process_fork")],
+    classic: &[
+        ("newtask_tp", "task", "task_newtask"),
+        ("fork_tp", "sched", "sched_process_fork"),
+    ],
 };
 const EXEC: Job = Job {
     name: "exec",
@@ -102,7 +105,11 @@ pub fn load(config: Config, ring_buffer_bytes: u32, mode: HookMode) -> Result<Lo
         exit: Some(exit),
         reap: Some(format!("{wait}, {free}")),
     };
-    Ok(Loaded { ebpf, hooks, fallbacks })
+    Ok(Loaded {
+        ebpf,
+        hooks,
+        fallbacks,
+    })
 }
 
 fn attach_job(
@@ -125,18 +132,29 @@ fn attach_job(
     }
     match attach_classic(ebpf, job.classic) {
         Ok(()) => {
-            let names: Vec<String> =
-                job.classic.iter().map(|(_, cat, name)| format!("{cat}/{name}")).collect();
+            let names: Vec<String> = job
+                .classic
+                .iter()
+                .map(|(_, cat, name)| format!("{cat}/{name}"))
+                .collect();
             Ok(format!("tracepoint/{}", names.join("+")))
         }
         Err(err) => {
             reasons.push(format!("tracepoint: {}", error_chain(&err)));
-            Err(LoadError::NoHook { job: job.name, reasons: reasons.join("; ") })
+            Err(LoadError::NoHook {
+                job: job.name,
+                reasons: reasons.join("; "),
+            })
         }
     }
 }
 
-fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &'static str, tracepoint: &str) -> anyhow::Result<()> {
+fn attach_btf(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    prog: &'static str,
+    tracepoint: &str,
+) -> anyhow::Result<()> {
     let program: &mut BtfTracePoint = ebpf
         .program_mut(prog)
         .ok_or(LoadError::MissingProgram(prog))?

@@ -20,12 +20,6 @@ pub enum OutputError {
     Encode(#[source] serde_json::Error),
 }
 
-impl OutputError {
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, OutputError::BrokenPipe)
-    }
-}
-
 impl From<io::Error> for OutputError {
     fn from(e: io::Error) -> Self {
         if e.kind() == io::ErrorKind::BrokenPipe {
@@ -196,13 +190,13 @@ mod tests {
         let rec = exec_with_argv(vec!["x".into()]);
         let mut w = JsonWriter::with_capacity(16, Failing(io::ErrorKind::BrokenPipe));
         let err = w.write(&rec).and_then(|()| w.flush()).expect_err("EPIPE");
-        assert!(err.is_broken_pipe(), "{err:?}");
+        assert!(matches!(err, OutputError::BrokenPipe), "{err:?}");
 
         let mut w = JsonWriter::new(Failing(io::ErrorKind::PermissionDenied));
         w.write(&rec).expect("buffered");
         let err = w.flush().expect_err("EACCES");
         assert!(matches!(err, OutputError::Io(_)), "{err:?}");
-        assert!(!err.is_broken_pipe());
+        assert!(!matches!(err, OutputError::BrokenPipe));
     }
 
     #[test]
@@ -218,6 +212,6 @@ mod tests {
         w.write(&exec_with_argv(vec!["x".into()]))
             .expect("buffered");
         let err = w.flush().expect_err("reader gone");
-        assert!(err.is_broken_pipe(), "{err:?}");
+        assert!(matches!(err, OutputError::BrokenPipe), "{err:?}");
     }
 }

@@ -40,7 +40,9 @@ pub fn check_caps(cap_eff: u64, need_sys_admin: bool) -> Result<(), MissingPrivi
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(MissingPrivileges { missing: missing.join(", ") })
+        Err(MissingPrivileges {
+            missing: missing.join(", "),
+        })
     }
 }
 
@@ -55,7 +57,10 @@ mod tests {
 
     #[test]
     fn root_passes_and_nobody_fails() {
-        assert_eq!(effective_caps("Name:\tx\nCapEff:\t000001ffffffffff\n"), Some(0x1ff_ffff_ffff));
+        assert_eq!(
+            effective_caps("Name:\tx\nCapEff:\t000001ffffffffff\n"),
+            Some(0x1ff_ffff_ffff)
+        );
         assert!(check_caps(0x1ff_ffff_ffff, true).is_ok());
         let err = check_caps(0, true).unwrap_err();
         assert_eq!(err.missing, "CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN");

@@ -7,7 +7,6 @@
 
 use serde::Serialize;
 
-
 pub use crate::timefmt::{Clock, WallTime};
 
 /// The identity of one process across pid reuse: `"{pid}-{start_ns}"`, where `start_ns` is the

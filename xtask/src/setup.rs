@@ -12,6 +12,9 @@ use std::{
     process::Command,
 };
 
+/// Pinned: its `llvm-<major>` features and required rustc change between releases.
+const BPF_LINKER_VERSION: &str = "0.13.0";
+
 use anyhow::{bail, Context as _, Result};
 
 use crate::cmd::{self, note};
@@ -189,7 +192,14 @@ fn build_bpf_linker(nightly: &Nightly) -> Result<()> {
         cmd::cargo()
             .env("LLVM_PREFIX", &prefix)
             .env("RUSTFLAGS", rustflags)
-            .args(["install", "bpf-linker", "--locked", "--force"])
+            .args([
+                "install",
+                "bpf-linker",
+                "--version",
+                BPF_LINKER_VERSION,
+                "--locked",
+                "--force",
+            ])
             .args(["--no-default-features", "--features"])
             .arg(format!("llvm-{}", nightly.llvm_major())),
     )

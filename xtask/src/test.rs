@@ -1,7 +1,7 @@
 //! `cargo xtask test`: the whole suite, in order, stopping at the first failure:
 //!   1. setup (toolchain for the eBPF programs),
 //!   2. the non-privileged workspace tests,
-//!   3. the privileged integration tests (tracer/tests/privileged.rs): root + BPF,
+//!   3. the privileged integration tests (tracer's `privileged` test): root + BPF,
 //!      one at a time. Not root is a failure, never a skip.
 
 use std::{fs, path::Path};
@@ -18,7 +18,7 @@ pub struct Options {}
 
 /// Built for the BPF target by tracer/build.rs; it has no host tests.
 const EBPF_CRATE: &str = "tracer-ebpf";
-/// `tracer/tests/<PRIVILEGED>.rs`, run by step 3 only.
+/// `tracer/tests/<PRIVILEGED>.rs` or `tracer/tests/<PRIVILEGED>/main.rs`; step 3 only.
 const PRIVILEGED: &str = "privileged";
 
 type Step = (&'static str, fn() -> Result<()>);

@@ -5,7 +5,10 @@
 use std::{ffi::CString, io::Write, process::exit, thread, time::Duration};
 
 fn boottime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -58,8 +61,9 @@ fn main() {
         // A process with N threads that all end before main returns.
         "threads" => {
             let n = arg(&args, 1, 5usize);
-            let handles: Vec<_> =
-                (0..n).map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(50)))).collect();
+            let handles: Vec<_> = (0..n)
+                .map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(50))))
+                .collect();
             for h in handles {
                 let _ = h.join();
             }
@@ -67,10 +71,16 @@ fn main() {
         }
         // A non-leader thread execs argv[1..]: the kernel's de_thread() makes it the leader.
         "thread-exec" => {
-            let prog: Vec<CString> =
-                args[1..].iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+            let prog: Vec<CString> = args[1..]
+                .iter()
+                .filter_map(|a| CString::new(a.as_bytes()).ok())
+                .collect();
             let t = thread::spawn(move || {
-                say(format!("{{\"pid\":{},\"tid\":{}}}", std::process::id(), gettid()));
+                say(format!(
+                    "{{\"pid\":{},\"tid\":{}}}",
+                    std::process::id(),
+                    gettid()
+                ));
                 let mut ptrs: Vec<*const libc::c_char> = prog.iter().map(|c| c.as_ptr()).collect();
                 ptrs.push(std::ptr::null());
                 // SAFETY: NUL-terminated argv array of valid C strings.
@@ -95,7 +105,11 @@ fn main() {
         // ends: the zombie clock starts at that last thread's exit.
         "leader-exits-first" => {
             let ms: u64 = arg(&args, 1, 300);
-            say(format!("{{\"pid\":{},\"leader_exit_ns\":{}}}", std::process::id(), boottime_ns()));
+            say(format!(
+                "{{\"pid\":{},\"leader_exit_ns\":{}}}",
+                std::process::id(),
+                boottime_ns()
+            ));
             thread::spawn(move || {
                 thread::sleep(Duration::from_millis(ms));
                 say(format!("{{\"last_thread_exit_ns\":{}}}", boottime_ns()));
@@ -145,7 +159,10 @@ fn main() {
                 unsafe { libc::_exit(0) };
             }
             thread::sleep(Duration::from_millis(200));
-            say(format!("{{\"pid\":{},\"child\":{child}}}", std::process::id()));
+            say(format!(
+                "{{\"pid\":{},\"child\":{child}}}",
+                std::process::id()
+            ));
         }
         // We become a subreaper; a middle process forks a grandchild and exits at once, so the
         // grandchild is reparented to us and reaped by us.
@@ -194,7 +211,11 @@ fn main() {
                 wait(child);
                 pids.push(child.to_string());
             }
-            say(format!("{{\"pid\":{},\"children\":[{}]}}", std::process::id(), pids.join(",")));
+            say(format!(
+                "{{\"pid\":{},\"children\":[{}]}}",
+                std::process::id(),
+                pids.join(",")
+            ));
         }
         other => {
             eprintln!("unknown scenario {other}");

@@ -50,8 +50,9 @@ impl Tracer {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("proctrace printed a line that is not JSON ({e}): {line:?}"));
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("proctrace printed a line that is not JSON ({e}): {line:?}")
+                });
                 if tx.send(value).is_err() {
                     break;
                 }
@@ -62,12 +63,20 @@ impl Tracer {
             let _ = stderr.read_to_string(&mut s);
             s
         });
-        let mut tracer = Tracer { child, rx, records: Vec::new(), stderr: Some(stderr) };
+        let mut tracer = Tracer {
+            child,
+            rx,
+            records: Vec::new(),
+            stderr: Some(stderr),
+        };
         let start = tracer.wait_for(Duration::from_secs(60), |r| r["type"] == "start");
         if start.is_none() {
             let _ = tracer.child.kill();
             let _ = tracer.child.wait();
-            panic!("proctrace did not print a start record; stderr:\n{}", tracer.take_stderr());
+            panic!(
+                "proctrace did not print a start record; stderr:\n{}",
+                tracer.take_stderr()
+            );
         }
         tracer
     }
@@ -88,7 +97,9 @@ impl Tracer {
                         return Some(r);
                     }
                 }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    return None
+                }
             }
         }
     }
@@ -111,21 +122,30 @@ impl Tracer {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 break status;
             }
-            assert!(begin.elapsed() < Duration::from_secs(2), "proctrace did not exit within 2 s of SIGINT");
+            assert!(
+                begin.elapsed() < Duration::from_secs(2),
+                "proctrace did not exit within 2 s of SIGINT"
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
         while let Ok(r) = self.rx.recv_timeout(Duration::from_secs(5)) {
             self.records.push(r);
         }
         let stderr = self.take_stderr();
-        assert!(status.success(), "proctrace exited with {status}; stderr:\n{stderr}");
+        assert!(
+            status.success(),
+            "proctrace exited with {status}; stderr:\n{stderr}"
+        );
         let last = self.records.last().expect("records");
         assert_eq!(last["type"], "summary", "summary must be the last line");
         std::mem::take(&mut self.records)
     }
 
     fn take_stderr(&mut self) -> String {
-        self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default()
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -149,12 +169,19 @@ pub fn tree(records: &[Value], root: u32) -> HashSet<u64> {
 
 /// Records of type `ty` for process `pid`.
 pub fn of<'a>(records: &'a [Value], ty: &str, pid: u64) -> Vec<&'a Value> {
-    records.iter().filter(|r| r["type"] == ty && r["pid"].as_u64() == Some(pid)).collect()
+    records
+        .iter()
+        .filter(|r| r["type"] == ty && r["pid"].as_u64() == Some(pid))
+        .collect()
 }
 
 /// Run a scenario (or any command) as our child and parse the JSON lines it prints.
 pub fn run(cmd: &str, args: &[&str]) -> (u32, std::process::ExitStatus, Vec<Value>) {
-    let child = Command::new(cmd).args(args).stdout(Stdio::piped()).spawn().expect("spawn");
+    let child = Command::new(cmd)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let pid = child.id();
     let out = child.wait_with_output().expect("wait");
     let lines = String::from_utf8_lossy(&out.stdout)
@@ -180,8 +207,10 @@ pub fn tracer(mode: &str) -> Tracer {
 
 /// Wait until `ty` for `pid` is seen (events of a finished child may still be in flight).
 pub fn wait_record(t: &mut Tracer, ty: &str, pid: u32) -> Value {
-    t.wait_for(Duration::from_secs(10), |r| r["type"] == ty && r["pid"] == pid)
-        .unwrap_or_else(|| panic!("no {ty} record for {pid}"))
+    t.wait_for(Duration::from_secs(10), |r| {
+        r["type"] == ty && r["pid"] == pid
+    })
+    .unwrap_or_else(|| panic!("no {ty} record for {pid}"))
 }
 
 pub fn wait_exit(t: &mut Tracer, pid: u32) -> Value {
@@ -190,7 +219,10 @@ pub fn wait_exit(t: &mut Tracer, pid: u32) -> Value {
 
 /// CLOCK_BOOTTIME now, the clock of `ktime_ns`.
 pub fn boottime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64

@@ -14,7 +14,10 @@ fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process:
         if let Some(status) = child.try_wait().expect("wait") {
             return status;
         }
-        assert!(begin.elapsed() < within, "proctrace still running after {within:?}");
+        assert!(
+            begin.elapsed() < within,
+            "proctrace still running after {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -23,16 +26,28 @@ fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process:
 fn sigterm_stops_cleanly() {
     let t = Tracer::start(&[]);
     let records = t.stop_signalled(libc::SIGTERM);
-    assert_eq!(records.last().map(|r| r["type"].clone()), Some("summary".into()));
+    assert_eq!(
+        records.last().map(|r| r["type"].clone()),
+        Some("summary".into())
+    );
 }
 
 #[test]
 fn duration_ends_with_summary() {
-    let out = Command::new(proctrace_bin()).args(["--duration", "1s"]).output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(proctrace_bin())
+        .args(["--duration", "1s"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    let first: serde_json::Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().expect("line")).expect("json");
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("line")).expect("json");
+    let last: serde_json::Value =
+        serde_json::from_str(text.lines().last().expect("line")).expect("json");
     assert_eq!(first["type"], "start");
     assert_eq!(last["type"], "summary");
     assert!(last["duration_ns"].as_u64().unwrap_or(0) >= 900_000_000);
@@ -75,17 +90,30 @@ fn unprivileged_gets_a_clear_error() {
     let out = cmd.output().expect("run as nobody");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("root") && stderr.contains("CAP_BPF"), "{stderr}");
+    assert!(
+        stderr.contains("root") && stderr.contains("CAP_BPF"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn bad_arguments_exit_2() {
-    for args in [&["--zombie-threshold", "soon"][..], &["--ring-buffer-size", "3M"], &["--nope"]] {
-        let out = Command::new(proctrace_bin()).args(args).output().expect("run");
+    for args in [
+        &["--zombie-threshold", "soon"][..],
+        &["--ring-buffer-size", "3M"],
+        &["--nope"],
+    ] {
+        let out = Command::new(proctrace_bin())
+            .args(args)
+            .output()
+            .expect("run");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.starts_with("error:") && stderr.contains("--help"), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error:") && stderr.contains("--help"),
+            "{args:?}: {stderr}"
+        );
     }
 }

@@ -22,7 +22,9 @@ fn start_record_names_hooks(mode: &str) {
     let records = t.stop();
     assert_eq!(start["type"], "start");
     for job in ["fork", "exec", "exit", "reap"] {
-        let hook = start["hooks"][job].as_str().unwrap_or_else(|| panic!("hooks.{job} missing: {start}"));
+        let hook = start["hooks"][job]
+            .as_str()
+            .unwrap_or_else(|| panic!("hooks.{job} missing: {start}"));
         if mode == "classic" {
             assert!(hook.starts_with("tracepoint/"), "{job}: {hook}");
         }
@@ -33,7 +35,10 @@ fn start_record_names_hooks(mode: &str) {
     }
     assert!(start["ring_buffer_bytes"].as_u64().unwrap_or(0) >= 4096);
     assert!(start["version"].is_string());
-    assert_eq!(records.last().map(|r| r["type"].clone()), Some("summary".into()));
+    assert_eq!(
+        records.last().map(|r| r["type"].clone()),
+        Some("summary".into())
+    );
 }
 
 fn sh_exit_7(mode: &str) {
@@ -46,10 +51,17 @@ fn sh_exit_7(mode: &str) {
     let forks = of(&records, "fork", pid);
     let execs = of(&records, "exec", pid);
     let exits = of(&records, "exit", pid);
-    assert_eq!((forks.len(), execs.len(), exits.len()), (1, 1, 1), "{records:#?}");
+    assert_eq!(
+        (forks.len(), execs.len(), exits.len()),
+        (1, 1, 1),
+        "{records:#?}"
+    );
     assert_eq!(forks[0]["ppid"], std::process::id());
     assert_eq!(execs[0]["filename"], "/bin/sh");
-    assert_eq!(execs[0]["argv"], serde_json::json!(["/bin/sh", "-c", "exit 7"]));
+    assert_eq!(
+        execs[0]["argv"],
+        serde_json::json!(["/bin/sh", "-c", "exit 7"])
+    );
     assert_eq!(execs[0]["argv_truncated"], false);
     assert_eq!(execs[0]["old_pid"], pid);
     assert_eq!(exits[0]["exit_code"], 7);
@@ -63,9 +75,15 @@ fn sh_exit_7(mode: &str) {
 
 fn sigkill_gives_signal_9(mode: &str) {
     let mut t = tracer(mode);
-    let mut child = std::process::Command::new("/bin/sleep").arg("30").spawn().expect("spawn");
+    let mut child = std::process::Command::new("/bin/sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn");
     let pid = child.id();
-    t.wait_for(Duration::from_secs(10), |r| r["type"] == "exec" && r["pid"] == pid).expect("exec");
+    t.wait_for(Duration::from_secs(10), |r| {
+        r["type"] == "exec" && r["pid"] == pid
+    })
+    .expect("exec");
     child.kill().expect("kill");
     let _ = child.wait();
     let exit = wait_exit(&mut t, pid);
@@ -82,11 +100,18 @@ fn five_threads_are_one_process(mode: &str) {
     wait_exit(&mut t, pid);
     let records = t.stop();
     let mine = tree(&records, pid);
-    assert_eq!(mine.len(), 1, "threads must not appear as processes: {mine:?}");
+    assert_eq!(
+        mine.len(),
+        1,
+        "threads must not appear as processes: {mine:?}"
+    );
     let pid = u64::from(pid);
     assert_eq!(of(&records, "fork", pid).len(), 1);
     assert_eq!(of(&records, "exit", pid).len(), 1);
-    let non_process = records.iter().filter(|r| r["type"] == "fork" && r["ppid"] == pid).count();
+    let non_process = records
+        .iter()
+        .filter(|r| r["type"] == "fork" && r["ppid"] == pid)
+        .count();
     assert_eq!(non_process, 0, "thread creation produced fork records");
 }
 
@@ -94,15 +119,28 @@ fn exec_from_non_leader_thread(mode: &str) {
     let mut t = tracer(mode);
     let (pid, status, lines) = run(&scenario_bin(), &["thread-exec", "/bin/sh", "-c", "exit 5"]);
     assert_eq!(status.code(), Some(5));
-    let tid = lines.first().and_then(|l| l["tid"].as_u64()).expect("scenario printed its tid");
-    assert_ne!(tid, u64::from(pid), "the exec must come from a non-leader thread");
+    let tid = lines
+        .first()
+        .and_then(|l| l["tid"].as_u64())
+        .expect("scenario printed its tid");
+    assert_ne!(
+        tid,
+        u64::from(pid),
+        "the exec must come from a non-leader thread"
+    );
     wait_exit(&mut t, pid);
     let records = t.stop();
     let pid = u64::from(pid);
     let execs = of(&records, "exec", pid);
-    let sh = execs.iter().find(|e| e["filename"] == "/bin/sh").expect("exec of /bin/sh");
+    let sh = execs
+        .iter()
+        .find(|e| e["filename"] == "/bin/sh")
+        .expect("exec of /bin/sh");
     assert_eq!(sh["pid"], pid, "exec.pid must be the tgid");
-    assert_eq!(sh["old_pid"], tid, "exec.old_pid must be the exec'ing thread");
+    assert_eq!(
+        sh["old_pid"], tid,
+        "exec.old_pid must be the exec'ing thread"
+    );
     let exits = of(&records, "exit", pid);
     assert_eq!(exits.len(), 1);
     assert_eq!(exits[0]["exit_code"], 5);
@@ -138,7 +176,14 @@ fn hostile_argv_survives(mode: &str) {
     assert_eq!(execs.len(), 1);
     assert_eq!(
         execs[0]["argv"],
-        serde_json::json!(["/bin/true", "line\nbreak", "quote\"d", "back\\slash", "tab\there", "bad\u{fffd}\u{fffd}utf8"])
+        serde_json::json!([
+            "/bin/true",
+            "line\nbreak",
+            "quote\"d",
+            "back\\slash",
+            "tab\there",
+            "bad\u{fffd}\u{fffd}utf8"
+        ])
     );
 }
 
@@ -159,5 +204,8 @@ fn exec_twice_one_exit(mode: &str) {
     let lifetime = exit["lifetime_ns"].as_u64().expect("lifetime_ns");
     let span = exit["ktime_ns"].as_u64().unwrap_or(0) - fork["ktime_ns"].as_u64().unwrap_or(0);
     assert!(lifetime >= 300_000_000, "lifetime {lifetime} < sleep time");
-    assert!(lifetime.abs_diff(span) < 5_000_000, "lifetime {lifetime} vs fork→exit {span}");
+    assert!(
+        lifetime.abs_diff(span) < 5_000_000,
+        "lifetime {lifetime} vs fork→exit {span}"
+    );
 }

@@ -38,7 +38,11 @@ fn reaped_at_once_is_transient(mode: &str) {
 
 /// Start a scenario without waiting; return its pid and the child handle.
 fn spawn_scenario(args: &[&str]) -> std::process::Child {
-    Command::new(scenario_bin()).args(args).stdout(Stdio::piped()).spawn().expect("spawn scenario")
+    Command::new(scenario_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn scenario")
 }
 
 fn scenario_output(child: std::process::Child) -> Value {
@@ -51,7 +55,9 @@ fn scenario_output(child: std::process::Child) -> Value {
 /// The first child forked by `parent`.
 fn child_of(t: &mut Tracer, parent: u32) -> u64 {
     let fork = t
-        .wait_for(Duration::from_secs(10), |r| r["type"] == "fork" && r["ppid"] == parent)
+        .wait_for(Duration::from_secs(10), |r| {
+            r["type"] == "fork" && r["ppid"] == parent
+        })
         .unwrap_or_else(|| panic!("no fork by {parent}"));
     fork["pid"].as_u64().expect("pid")
 }
@@ -61,7 +67,9 @@ fn lingering_zombie_alerts_then_reaps(mode: &str) {
     let scenario = spawn_scenario(&["zombie", "1500"]);
     let child = child_of(&mut t, scenario.id());
     let zombie = t
-        .wait_for(Duration::from_secs(10), |r| r["type"] == "zombie" && r["pid"] == child)
+        .wait_for(Duration::from_secs(10), |r| {
+            r["type"] == "zombie" && r["pid"] == child
+        })
         .expect("zombie record while the child is unreaped");
     let received = boottime_ns();
     let exit = of(&t.records, "exit", child)[0].clone();
@@ -69,7 +77,11 @@ fn lingering_zombie_alerts_then_reaps(mode: &str) {
     // Delivered within 100 ms of the threshold crossing, by the timer, not by a later event.
     let crossing = exit_ns + 500_000_000;
     assert!(received >= crossing, "alert before the threshold");
-    assert!(received - crossing < 100_000_000, "alert {} ms late", (received - crossing) / 1_000_000);
+    assert!(
+        received - crossing < 100_000_000,
+        "alert {} ms late",
+        (received - crossing) / 1_000_000
+    );
     assert_eq!(zombie["source"], "trace");
     assert!(zombie["zombie_ns"].as_u64().expect("zombie_ns") >= 500_000_000);
     assert_eq!(zombie["ppid"], scenario.id());
@@ -85,7 +97,8 @@ fn lingering_zombie_alerts_then_reaps(mode: &str) {
     assert_eq!(reap["how"], "wait");
     assert_eq!(reap["reaper"], pid);
     assert_eq!(reap["zombie_class"], "long_lived");
-    let measured_ns = measured["reaped_ns"].as_u64().unwrap_or(0) - measured["child_exit_ns"].as_u64().unwrap_or(0);
+    let measured_ns = measured["reaped_ns"].as_u64().unwrap_or(0)
+        - measured["child_exit_ns"].as_u64().unwrap_or(0);
     let zombie_ns = reap["zombie_ns"].as_u64().expect("zombie_ns");
     assert!(
         zombie_ns.abs_diff(measured_ns) < 5_000_000,
@@ -121,7 +134,10 @@ fn subreaper_reaps_orphan(mode: &str) {
     let fork = &of(&records, "fork", u64::from(grandchild))[0];
     assert_eq!(fork["ppid"], middle, "forked by the middle process");
     let exit = &of(&records, "exit", u64::from(grandchild))[0];
-    assert_eq!(exit["ppid"], pid, "exit.ppid must be the subreaper after reparenting");
+    assert_eq!(
+        exit["ppid"], pid,
+        "exit.ppid must be the subreaper after reparenting"
+    );
     assert_eq!(exit["exit_code"], 4);
     assert_eq!(reap["how"], "wait");
     assert_eq!(reap["reaper"], pid);
@@ -134,19 +150,33 @@ fn leader_exiting_first_starts_clock_at_last_thread(mode: &str) {
     let scenario = spawn_scenario(&["leader-exits-first", "300"]);
     let pid = scenario.id();
     let out = scenario.wait_with_output().expect("scenario");
-    let lines: Vec<Value> =
-        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     let leader_exit = lines[0]["leader_exit_ns"].as_u64().expect("leader_exit_ns");
-    let last_thread = lines[1]["last_thread_exit_ns"].as_u64().expect("last_thread_exit_ns");
+    let last_thread = lines[1]["last_thread_exit_ns"]
+        .as_u64()
+        .expect("last_thread_exit_ns");
     let reap = wait_record(&mut t, "reap", pid);
     let records = t.stop();
     let exits = of(&records, "exit", u64::from(pid));
-    assert_eq!(exits.len(), 1, "one exit for the process, none for the leader thread");
+    assert_eq!(
+        exits.len(),
+        1,
+        "one exit for the process, none for the leader thread"
+    );
     let exit_ns = exits[0]["ktime_ns"].as_u64().expect("ktime");
     assert!(exit_ns >= last_thread, "exit before the last thread ended");
-    assert!(exit_ns - leader_exit >= 300_000_000, "zombie clock started at the leader's exit");
+    assert!(
+        exit_ns - leader_exit >= 300_000_000,
+        "zombie clock started at the leader's exit"
+    );
     // We reaped it promptly: the zombie period is short, not the 300 ms the leader was gone.
-    assert!(reap["zombie_ns"].as_u64().expect("zombie_ns") < 250_000_000, "{reap}");
+    assert!(
+        reap["zombie_ns"].as_u64().expect("zombie_ns") < 250_000_000,
+        "{reap}"
+    );
 }
 
 fn non_leader_exec_is_no_reap(mode: &str) {
@@ -167,8 +197,12 @@ fn spawn_storm_is_complete(mode: &str) {
     let mut t = tracer(mode);
     let (pid, status, out) = run(&scenario_bin(), &["spawn", "2000"]);
     assert!(status.success());
-    let children: Vec<u64> =
-        out[0]["children"].as_array().expect("children").iter().filter_map(Value::as_u64).collect();
+    let children: Vec<u64> = out[0]["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
     assert_eq!(children.len(), 2000);
     let last = *children.last().expect("last") as u32;
     wait_record(&mut t, "reap", last);
@@ -180,7 +214,9 @@ fn spawn_storm_is_complete(mode: &str) {
     // pids can repeat within the storm (pid_max wraps): count per proc_id, keyed by parent.
     let mut per_proc: std::collections::HashMap<String, [usize; 3]> = Default::default();
     for r in &records {
-        let Some(proc_id) = r["proc_id"].as_str() else { continue };
+        let Some(proc_id) = r["proc_id"].as_str() else {
+            continue;
+        };
         let slot = match r["type"].as_str() {
             Some("fork") if r["ppid"] == pid => 0,
             Some("exit") => 1,
@@ -192,6 +228,10 @@ fn spawn_storm_is_complete(mode: &str) {
     let mine: Vec<_> = per_proc.values().filter(|c| c[0] > 0).collect();
     assert_eq!(mine.len(), 2000, "fork records for the storm's children");
     for counts in mine {
-        assert_eq!(*counts, [1, 1, 1], "each child: one fork, one exit, one reap");
+        assert_eq!(
+            *counts,
+            [1, 1, 1],
+            "each child: one fork, one exit, one reap"
+        );
     }
 }
