@@ -736,4 +736,32 @@ mod tests {
         assert_eq!(c.get(RecordType::Summary), 0);
         assert_eq!(proc_id(4242, 123), "4242-123");
     }
+
+    /// The README documents every record type and field: the table under `### \`<type>\``
+    /// must list exactly the keys the record serializes (after the three common keys).
+    #[test]
+    fn readme_documents_every_field() {
+        let readme = include_str!("../../README.md");
+        for record in one_of_each() {
+            let json = serde_json::to_string(&record).expect("serialize");
+            let keys = keys_in_order(&json);
+            let ty = record.record_type().as_str();
+            let heading = format!("### `{ty}`");
+            let section = readme
+                .split_once(&heading)
+                .unwrap_or_else(|| panic!("README has no {heading} section"))
+                .1;
+            let section = section.split("\n### ").next().unwrap_or_default();
+            let documented: Vec<String> = section
+                .lines()
+                .filter_map(|l| l.strip_prefix("| `"))
+                .filter_map(|l| l.split_once('`').map(|(k, _)| k.to_owned()))
+                .collect();
+            assert_eq!(
+                &keys[3..],
+                &documented[..],
+                "README table for {ty} differs from the record's keys"
+            );
+        }
+    }
 }
