@@ -24,6 +24,11 @@ pub struct Args {
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
+    /// How often to compare the tracked processes with /proc and emit a `proc_check` record
+    /// (e.g. 10s, 1m); 0 disables the checks. A check also runs right after events are lost.
+    #[arg(long, default_value = "10s", value_parser = parse_interval)]
+    pub proc_check_interval: Duration,
+
     /// Which kernel hooks to use: `auto` probes BTF tracepoints and falls back to classic
     /// tracepoints; `classic` forces the fallback.
     #[arg(long, value_enum, default_value_t = HookMode::Auto)]
@@ -32,6 +37,14 @@ pub struct Args {
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m)"))
+}
+
+/// A duration where a bare `0` means "off".
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
 }
 
 pub fn parse_ring_size(s: &str) -> Result<u32, String> {
@@ -81,6 +94,8 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("fast").is_err());
+        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_interval("10s"), Ok(Duration::from_secs(10)));
     }
 
     #[test]

@@ -18,9 +18,11 @@ use crate::{
     cli::Args,
     decode::decode,
     engine::{Engine, EngineConfig},
+    event::KernelEvent,
     loader,
     output::{JsonWriter, OutputError},
-    record::{Record, StartRecord},
+    procscan, reconcile,
+    record::{CheckReason, Record, StartRecord},
     timefmt::{boottime_now_ns, Clock},
     tracefs,
 };
@@ -59,15 +61,33 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     });
     let mut out = JsonWriter::new(io::stdout().lock());
     let mut records: Vec<Record> = Vec::with_capacity(1024);
+    let mut decode_errors = 0u64;
 
-    let start = StartRecord::new(
+    // The seam: the programs are attached, so events since then wait in the ring buffer
+    // while /proc is read; then both are merged (reconcile::seed), and nothing is missed or
+    // reported twice across it.
+    let snapshot = procscan::scan().context("reading /proc")?;
+    let mut pending = Vec::new();
+    drain_into(ring.get_mut(), &mut decode_errors, |e| pending.push(e));
+    let (seeded, zombies) = reconcile::seed(&mut engine, &snapshot, &pending);
+
+    let mut start = StartRecord::new(
         &clock,
         boottime_now_ns()?,
         env!("CARGO_PKG_VERSION"),
         loaded.hooks.clone(),
         u64::from(args.ring_buffer_size),
     );
+    start.seeded_processes = seeded;
+    start.seeded_zombies = zombies.len() as u64;
     engine.emit(start.into(), &mut records);
+    let now = boottime_now_ns()?;
+    for pid in zombies {
+        engine.report_zombie_now(pid, now, &mut records);
+    }
+    for event in pending {
+        engine.handle(event, &mut records);
+    }
     if emit(&mut out, &records)? {
         return Ok(());
     }
@@ -78,7 +98,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let deadline = args.duration.map(|d| Instant::now() + d);
     let mut lost_seen = read_lost(&counters);
     let mut lost_poll = tokio::time::interval(LOST_POLL);
-    let mut decode_errors = 0u64;
+    let checks = !args.proc_check_interval.is_zero();
+    let period = if checks {
+        args.proc_check_interval
+    } else {
+        Duration::from_secs(3600)
+    };
+    let mut check_timer = tokio::time::interval_at(Instant::now() + period, period);
+    let mut check_due: Option<CheckReason> = None;
+    // A check waiting for its candidates to settle (reconcile::SETTLE_NS).
+    let mut confirm: Option<(reconcile::PendingCheck, Instant)> = None;
 
     loop {
         let alert_in = engine.next_deadline().map(|due| {
@@ -102,11 +131,47 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 if total > lost_seen {
                     engine.lost(total - lost_seen, boottime_now_ns()?, &mut records);
                     lost_seen = total;
+                    // What was lost left the engine wrong somewhere: check /proc now.
+                    check_due = Some(CheckReason::Lost);
+                }
+            }
+            _ = check_timer.tick(), if checks => {
+                check_due.get_or_insert(CheckReason::Interval);
+            }
+            _ = sleep_until_opt(confirm.as_ref().map(|c| c.1)), if confirm.is_some() => {
+                if let Some((pending, _)) = confirm.take() {
+                    let pids = pending.candidates.clone();
+                    let snapshot =
+                        tokio::task::spawn_blocking(move || procscan::scan_pids(&pids)).await??;
+                    drain(ring.get_mut(), &mut engine, &mut records, &mut decode_errors);
+                    let record =
+                        reconcile::finish(&mut engine, &pending, &snapshot, boottime_now_ns()?);
+                    engine.emit(record, &mut records);
                 }
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
             _ = sleep_until_opt(deadline), if deadline.is_some() => break,
+        }
+        if checks && confirm.is_none() {
+            if let Some(reason) = check_due.take() {
+                // Read /proc off the event loop's thread, then hand over every event up to
+                // the end of the read before comparing (see reconcile.rs on races).
+                let snapshot = tokio::task::spawn_blocking(procscan::scan).await??;
+                drain(
+                    ring.get_mut(),
+                    &mut engine,
+                    &mut records,
+                    &mut decode_errors,
+                );
+                match reconcile::begin(&mut engine, &snapshot, reason, boottime_now_ns()?) {
+                    Ok(record) => engine.emit(record, &mut records),
+                    Err(pending) => {
+                        let settle = Duration::from_nanos(reconcile::SETTLE_NS);
+                        confirm = Some((pending, Instant::now() + settle));
+                    }
+                }
+            }
         }
         if emit(&mut out, &records)? {
             return Ok(());
@@ -141,9 +206,13 @@ fn drain(
     records: &mut Vec<Record>,
     errors: &mut u64,
 ) {
+    drain_into(rb, errors, |event| engine.handle(event, records));
+}
+
+fn drain_into(rb: &mut RingBuf<MapData>, errors: &mut u64, mut sink: impl FnMut(KernelEvent)) {
     while let Some(item) = rb.next() {
         match decode(&item) {
-            Ok(event) => engine.handle(event, records),
+            Ok(event) => sink(event),
             Err(err) => {
                 *errors += 1;
                 // A decoding error is a bug between the two sides: say so, but never flood.

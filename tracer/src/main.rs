@@ -9,6 +9,8 @@ mod loader;
 mod offsets;
 mod output;
 mod privileges;
+mod procscan;
+mod reconcile;
 mod record;
 mod timefmt;
 mod tracefs;

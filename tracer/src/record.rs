@@ -26,6 +26,7 @@ pub enum Record {
     Lost(LostRecord),
     Zombie(ZombieRecord),
     Reap(ReapRecord),
+    ProcCheck(ProcCheckRecord),
     Summary(SummaryRecord),
 }
 
@@ -39,6 +40,7 @@ pub enum RecordType {
     Lost,
     Zombie,
     Reap,
+    ProcCheck,
     Summary,
 }
 
@@ -53,6 +55,7 @@ impl RecordType {
             RecordType::Lost => "lost",
             RecordType::Zombie => "zombie",
             RecordType::Reap => "reap",
+            RecordType::ProcCheck => "proc_check",
             RecordType::Summary => "summary",
         }
     }
@@ -68,6 +71,7 @@ impl Record {
             Record::Lost(_) => RecordType::Lost,
             Record::Zombie(_) => RecordType::Zombie,
             Record::Reap(_) => RecordType::Reap,
+            Record::ProcCheck(_) => RecordType::ProcCheck,
             Record::Summary(_) => RecordType::Summary,
         }
     }
@@ -81,6 +85,7 @@ impl Record {
             Record::Lost(r) => r.ktime_ns,
             Record::Zombie(r) => r.ktime_ns,
             Record::Reap(r) => r.ktime_ns,
+            Record::ProcCheck(r) => r.ktime_ns,
             Record::Summary(r) => r.ktime_ns,
         }
     }
@@ -103,6 +108,10 @@ pub struct StartRecord {
     pub version: String,
     pub hooks: Hooks,
     pub ring_buffer_bytes: u64,
+    /// Processes found in /proc at start-up (alive and zombie), tracked from the start.
+    pub seeded_processes: u64,
+    /// Of those, zombies (each gets a `zombie` record with `source: "procfs"` after `start`).
+    pub seeded_zombies: u64,
 }
 
 impl StartRecord {
@@ -119,6 +128,8 @@ impl StartRecord {
             version: version.into(),
             hooks,
             ring_buffer_bytes,
+            seeded_processes: 0,
+            seeded_zombies: 0,
         }
     }
 }
@@ -209,6 +220,11 @@ pub struct ZombieRecord {
     /// comm of the current parent, `null` if unknown.
     pub parent_comm: Option<String>,
     pub source: ZombieSource,
+    /// How it died, as its parent will see it (for `procfs`: /proc/<pid>/stat `exit_code`);
+    /// `null` when unknown.
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub core_dumped: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -275,6 +291,7 @@ pub struct Counts {
     pub lost: u64,
     pub zombie: u64,
     pub reap: u64,
+    pub proc_check: u64,
 }
 
 impl Counts {
@@ -287,6 +304,7 @@ impl Counts {
             RecordType::Lost => &mut self.lost,
             RecordType::Zombie => &mut self.zombie,
             RecordType::Reap => &mut self.reap,
+            RecordType::ProcCheck => &mut self.proc_check,
             RecordType::Summary => return,
         };
         *slot += 1;
@@ -302,9 +320,57 @@ impl Counts {
             RecordType::Lost => self.lost,
             RecordType::Zombie => self.zombie,
             RecordType::Reap => self.reap,
+            RecordType::ProcCheck => self.proc_check,
             RecordType::Summary => 0,
         }
     }
+}
+
+/// Why a `proc_check` ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckReason {
+    /// `--proc-check-interval` elapsed.
+    Interval,
+    /// Events were lost: checked at once.
+    Lost,
+}
+
+/// One kind of disagreement between the engine and /proc.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Discrepancies {
+    pub count: u64,
+    /// Up to [`Discrepancies::MAX_PIDS`] example pids, ascending.
+    pub pids: Vec<u32>,
+}
+
+impl Discrepancies {
+    pub const MAX_PIDS: usize = 20;
+
+    pub fn add(&mut self, pid: u32) {
+        self.count += 1;
+        if self.pids.len() < Self::MAX_PIDS {
+            self.pids.push(pid);
+        }
+    }
+}
+
+/// The engine's live and zombie sets compared with /proc, then healed to /proc's truth.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcCheckRecord {
+    pub time: WallTime,
+    pub ktime_ns: u64,
+    pub reason: CheckReason,
+    /// Processes compared (in /proc or tracked).
+    pub checked: u64,
+    /// Tracked as alive or zombie, but not in /proc: a missed exit or reap.
+    pub missing: Discrepancies,
+    /// In /proc, never seen: a missed fork.
+    pub unknown: Discrepancies,
+    /// In both, but state (zombie or not) or parent disagree.
+    pub mismatched: Discrepancies,
+    /// Time spent reading /proc.
+    pub scan_ns: u64,
 }
 
 /// Zombie durations over all reaps with a known `zombie_ns` (`null`s when there were none).
@@ -480,6 +546,9 @@ mod tests {
                 zombie_ns: 2_000_000_000,
                 parent_comm: Some("init".into()),
                 source: ZombieSource::Trace,
+                exit_code: Some(0),
+                signal: None,
+                core_dumped: false,
             }),
             Record::Reap(ReapRecord {
                 time: t,
@@ -494,6 +563,19 @@ mod tests {
                 zombie_class: Some(ZombieClass::LongLived),
                 reparented: true,
             }),
+            Record::ProcCheck(ProcCheckRecord {
+                time: t,
+                ktime_ns: k,
+                reason: CheckReason::Interval,
+                checked: 120,
+                missing: Discrepancies {
+                    count: 1,
+                    pids: vec![42],
+                },
+                unknown: Discrepancies::default(),
+                mismatched: Discrepancies::default(),
+                scan_ns: 1_000_000,
+            }),
             Record::Summary(SummaryRecord {
                 time: t,
                 ktime_ns: k,
@@ -505,6 +587,7 @@ mod tests {
                     lost: 1,
                     zombie: 1,
                     reap: 1,
+                    proc_check: 1,
                 },
                 lost: 3,
                 zombie_ns: ZombieStats {
@@ -540,7 +623,13 @@ mod tests {
                 "start",
                 cat(&[
                     &head,
-                    &[("version", Str), ("hooks", Obj), ("ring_buffer_bytes", U64)],
+                    &[
+                        ("version", Str),
+                        ("hooks", Obj),
+                        ("ring_buffer_bytes", U64),
+                        ("seeded_processes", U64),
+                        ("seeded_zombies", U64),
+                    ],
                 ]),
             ),
             (
@@ -581,7 +670,14 @@ mod tests {
                 cat(&[
                     &head,
                     &proc_,
-                    &[("zombie_ns", U64), ("parent_comm", Str), ("source", Str)],
+                    &[
+                        ("zombie_ns", U64),
+                        ("parent_comm", Str),
+                        ("source", Str),
+                        ("exit_code", U64),
+                        ("signal", Null),
+                        ("core_dumped", Bool),
+                    ],
                 ]),
             ),
             (
@@ -595,6 +691,20 @@ mod tests {
                         ("zombie_ns", U64),
                         ("zombie_class", Str),
                         ("reparented", Bool),
+                    ],
+                ]),
+            ),
+            (
+                "proc_check",
+                cat(&[
+                    &head,
+                    &[
+                        ("reason", Str),
+                        ("checked", U64),
+                        ("missing", Obj),
+                        ("unknown", Obj),
+                        ("mismatched", Obj),
+                        ("scan_ns", U64),
                     ],
                 ]),
             ),
@@ -632,9 +742,18 @@ mod tests {
             &serde_json::to_string(&start.hooks).expect("serializable"),
             &[("fork", Str), ("exec", Str), ("exit", Str), ("reap", Null)],
         );
-        let Record::Summary(summary) = &records[7] else {
+        let Some(Record::Summary(summary)) = records.last() else {
             panic!("summary last")
         };
+        let Some(Record::ProcCheck(check)) =
+            records.iter().find(|r| matches!(r, Record::ProcCheck(_)))
+        else {
+            panic!("a proc_check")
+        };
+        assert_schema(
+            &serde_json::to_string(&check.missing).expect("serializable"),
+            &[("count", U64), ("pids", Arr)],
+        );
         assert_schema(
             &serde_json::to_string(&summary.counts).expect("serializable"),
             &[
@@ -645,6 +764,7 @@ mod tests {
                 ("lost", U64),
                 ("zombie", U64),
                 ("reap", U64),
+                ("proc_check", U64),
             ],
         );
         assert_schema(
@@ -663,7 +783,7 @@ mod tests {
             ],
         );
         // ... and they are what the record itself contains.
-        let whole = serde_json::to_string(&records[7]).expect("serializable");
+        let whole = serde_json::to_string(records.last().expect("summary")).expect("serializable");
         let counts = serde_json::to_string(&summary.counts).expect("serializable");
         assert!(whole.contains(&format!("\"counts\":{counts}")), "{whole}");
     }
@@ -730,7 +850,8 @@ mod tests {
                 exit: 1,
                 lost: 1,
                 zombie: 1,
-                reap: 1
+                reap: 1,
+                proc_check: 1,
             }
         );
         assert_eq!(c.get(RecordType::Summary), 0);

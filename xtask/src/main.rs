@@ -2,10 +2,12 @@
 //!
 //! One module per subcommand; shared process helpers live in `cmd`.
 
+mod bench;
 mod build;
 mod clippy;
 mod cmd;
 mod install;
+mod kernel_matrix;
 mod run;
 mod setup;
 mod test;
@@ -40,6 +42,10 @@ enum Command {
     Clippy(clippy::Options),
     /// Release build, then install proctrace to <prefix>/bin
     Install(install::Options),
+    /// Benchmark proctrace against peer tracers (bpftrace, execsnoop, ...); writes BENCHMARKS.md
+    Bench(bench::Options),
+    /// Run the privileged tests on Debian's 6.1, 6.12 and 7.3 kernels under qemu, and the host
+    KernelMatrix(kernel_matrix::Options),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +58,8 @@ fn main() -> ExitCode {
         Command::Test(opts) => test::run(opts),
         Command::Clippy(opts) => clippy::run(opts),
         Command::Install(opts) => install::run(opts),
+        Command::Bench(opts) => bench::run(opts),
+        Command::KernelMatrix(opts) => kernel_matrix::run(opts),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -217,6 +217,116 @@ fn main() {
                 pids.join(",")
             ));
         }
+        // Continuous churn for SECS seconds: fork+exec+wait of /bin/true, fork+exit, orphans
+        // (reparented to init or a subreaper), transient zombies and long-lived ones (left
+        // unreaped for 1.5 s).
+        "churn" => {
+            let secs: u64 = arg(&args, 1, 300);
+            let deadline = boottime_ns() + secs * 1_000_000_000;
+            let mut unreaped: Vec<(i32, u64)> = Vec::new();
+            let mut spawned = 0u64;
+            let mut i = 0u64;
+            while boottime_ns() < deadline {
+                i += 1;
+                let child = fork();
+                if child == 0 {
+                    match i % 10 {
+                        // exec
+                        0..=3 => {
+                            let prog = c"/bin/true";
+                            let argv = [prog.as_ptr(), std::ptr::null()];
+                            // SAFETY: valid NUL-terminated argv.
+                            unsafe { libc::execv(prog.as_ptr(), argv.as_ptr()) };
+                            // SAFETY: exec failed; end the child.
+                            unsafe { libc::_exit(127) };
+                        }
+                        // orphan: the child forks a grandchild that outlives it
+                        4 => {
+                            if fork() == 0 {
+                                thread::sleep(Duration::from_millis(30));
+                                // SAFETY: ends the grandchild.
+                                unsafe { libc::_exit(0) };
+                            }
+                            // SAFETY: ends the child.
+                            unsafe { libc::_exit(0) };
+                        }
+                        // SAFETY: ends the child.
+                        _ => unsafe { libc::_exit((i % 7) as i32) },
+                    }
+                }
+                spawned += 1;
+                let now = boottime_ns();
+                // Every 50th child is left a zombie for 1.5 s, every 7th for 20 ms.
+                let linger = if i % 50 == 0 {
+                    1_500_000_000
+                } else if i % 7 == 0 {
+                    20_000_000
+                } else {
+                    0
+                };
+                if linger == 0 {
+                    wait(child);
+                } else {
+                    unreaped.push((child, now + linger));
+                }
+                unreaped.retain(|&(pid, due)| {
+                    if due <= now {
+                        wait(pid);
+                        false
+                    } else {
+                        true
+                    }
+                });
+                thread::sleep(Duration::from_millis(2));
+            }
+            for (pid, _) in unreaped {
+                wait(pid);
+            }
+            say(format!(
+                "{{\"pid\":{},\"spawned\":{spawned}}}",
+                std::process::id()
+            ));
+        }
+        // A storm of N fork+exec children (large argv), with K sleepers kept alive for MS ms after it.
+        "storm" => {
+            let n: usize = arg(&args, 1, 5000);
+            let k: usize = arg(&args, 2, 50);
+            let ms: u64 = arg(&args, 3, 4000);
+            let mut sleepers = Vec::with_capacity(k);
+            for j in 0..n {
+                let child = fork();
+                if child == 0 {
+                    let step = (n / k.max(1)).max(1);
+                    if j % step == 0 {
+                        // Staggered, so the sleepers do not all end at the same moment.
+                        thread::sleep(Duration::from_millis(ms + (j / step) as u64 * 20));
+                        // SAFETY: ends the child.
+                        unsafe { libc::_exit(0) };
+                    }
+                    // Exec with a 2 KiB argument: large records fill the ring buffer fast.
+                    let prog = c"/bin/true";
+                    let big = CString::new(vec![b'x'; 2048]).unwrap_or_default();
+                    let argv = [prog.as_ptr(), big.as_ptr(), std::ptr::null()];
+                    // SAFETY: valid NUL-terminated argv.
+                    unsafe { libc::execv(prog.as_ptr(), argv.as_ptr()) };
+                    // SAFETY: exec failed; end the child.
+                    unsafe { libc::_exit(127) };
+                }
+                if j % (n / k.max(1)).max(1) == 0 {
+                    sleepers.push(child);
+                } else {
+                    wait(child);
+                }
+            }
+            say(format!(
+                "{{\"pid\":{},\"storm_done_ns\":{}}}",
+                std::process::id(),
+                boottime_ns()
+            ));
+            for pid in sleepers {
+                wait(pid);
+            }
+        }
         other => {
             eprintln!("unknown scenario {other}");
             exit(2);

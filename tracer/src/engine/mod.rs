@@ -73,6 +73,10 @@ struct Proc {
     /// Parent it was forked from, or first seen with: `reparented` compares the reaper to it.
     orig_ppid: u32,
     state: State,
+    /// How it died, once it has (reported in `zombie` records).
+    exit_status: Option<ExitStatus>,
+    /// Where its zombie state was learnt: the trace, or a /proc scan.
+    zombie_source: ZombieSource,
 }
 
 impl Proc {
@@ -86,6 +90,8 @@ impl Proc {
             ppid,
             orig_ppid: ppid,
             state: State::Alive,
+            exit_status: None,
+            zombie_source: ZombieSource::Trace,
         }
     }
 
@@ -329,6 +335,7 @@ impl Engine {
         }
         p.ppid = x.ppid; // after a reparenting: the new parent
         p.uid = x.uid;
+        p.exit_status = Some(x.status);
         let ExitStatus {
             code,
             signal,
@@ -542,20 +549,29 @@ impl Engine {
                 since_ns,
                 alerted: true,
             };
-            let (ppid, comm, proc_id) = (p.ppid, p.comm.clone(), p.proc_id.clone());
-            let record = Record::Zombie(ZombieRecord {
-                time: self.clock.wall(now),
-                ktime_ns: now,
-                pid,
-                ppid,
-                comm,
-                proc_id,
-                zombie_ns: now.saturating_sub(since_ns),
-                parent_comm: self.comm_of(ppid),
-                source: ZombieSource::Trace,
-            });
+            let record = self.zombie_record(pid, now, since_ns);
             self.push(record, out);
         }
+    }
+
+    /// The `zombie` record of the tracked zombie `pid`, aged at `now`.
+    fn zombie_record(&self, pid: u32, now: u64, since_ns: u64) -> Record {
+        let p = &self.procs[&pid];
+        let status = p.exit_status;
+        Record::Zombie(ZombieRecord {
+            time: self.clock.wall(now),
+            ktime_ns: now,
+            pid,
+            ppid: p.ppid,
+            comm: p.comm.clone(),
+            proc_id: p.proc_id.clone(),
+            zombie_ns: now.saturating_sub(since_ns),
+            parent_comm: self.comm_of(p.ppid),
+            source: p.zombie_source,
+            exit_code: status.and_then(|s| s.code),
+            signal: status.and_then(|s| s.signal),
+            core_dumped: status.is_some_and(|s| s.core_dumped),
+        })
     }
 
     fn comm_of(&self, pid: u32) -> Option<String> {
@@ -678,7 +694,7 @@ impl Engine {
         let mut p = Proc::new(
             seed.pid,
             seed.start_ns,
-            false,
+            seed.start_approx,
             seed.comm,
             seed.uid,
             seed.ppid,
@@ -688,6 +704,8 @@ impl Engine {
                 since_ns,
                 alerted: false,
             };
+            p.exit_status = seed.exit_status;
+            p.zombie_source = ZombieSource::Procfs;
             self.alerts.insert((self.deadline(since_ns), seed.pid));
         }
         self.recent_reaps.remove(&seed.pid);
@@ -705,7 +723,89 @@ pub struct SeedProcess {
     pub comm: String,
     pub uid: u32,
     pub start_ns: u64,
+    /// `start_ns` is /proc's starttime (clock ticks): the first exact start time from the
+    /// trace is adopted (see `Proc::same_process`) while `proc_id` stays.
+    pub start_approx: bool,
     pub zombie_since_ns: Option<u64>,
+    /// /proc/<pid>/stat `exit_code` of a zombie.
+    pub exit_status: Option<ExitStatus>,
+}
+
+/// Healing after a /proc check (see reconcile.rs): adopt /proc's truth without records.
+impl Engine {
+    /// Emits the `zombie` record of a seeded zombie at once (`source: "procfs"`), instead of
+    /// waiting for its threshold: it was a zombie before proctrace started.
+    pub fn report_zombie_now(&mut self, pid: u32, now: u64, out: &mut Vec<Record>) {
+        self.advance(now, out);
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let State::Zombie { since_ns, alerted } = p.state else {
+            return;
+        };
+        p.state = State::Zombie {
+            since_ns,
+            alerted: true,
+        };
+        if !alerted {
+            self.alerts.remove(&(self.deadline(since_ns), pid));
+        }
+        let record = self.zombie_record(pid, now, since_ns);
+        self.push(record, out);
+    }
+
+    /// Stops tracking `pid` (it is gone: its exit or reap was missed).
+    pub fn forget(&mut self, pid: u32) {
+        self.remove(pid);
+    }
+
+    /// The process's parent changed without an event (reparenting when its parent died).
+    pub fn set_ppid(&mut self, pid: u32, ppid: u32) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.ppid = ppid;
+        }
+    }
+
+    /// /proc says `pid` is a zombie though its exit was not seen: its clock starts at `since`
+    /// (a lower bound) and its alert, if due, says `source: "procfs"`.
+    pub fn mark_zombie(&mut self, pid: u32, since_ns: u64, status: Option<ExitStatus>) {
+        let deadline = self.deadline(since_ns);
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if p.zombie_since().is_some() {
+            return;
+        }
+        p.state = State::Zombie {
+            since_ns,
+            alerted: false,
+        };
+        p.exit_status = status;
+        p.zombie_source = ZombieSource::Procfs;
+        self.alerts.insert((deadline, pid));
+    }
+
+    /// /proc says `pid` is alive though we took it for a zombie.
+    pub fn mark_alive(&mut self, pid: u32) {
+        let threshold = self.threshold_ns;
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if let State::Zombie {
+            since_ns,
+            alerted: false,
+        } = p.state
+        {
+            self.alerts
+                .remove(&(since_ns.saturating_add(threshold), pid));
+        }
+        p.state = State::Alive;
+    }
+
+    /// When `pid` was reaped, if that was recently (within the recent-reap memory).
+    pub fn reaped_at(&self, pid: u32) -> Option<u64> {
+        self.recent_reaps.get(&pid).copied()
+    }
 }
 
 /// A `reap` record for the tracked process `p`.

@@ -945,7 +945,9 @@ fn seeded_processes_are_adopted_silently() {
         comm: "old".into(),
         uid: 0,
         start_ns: 7,
+        start_approx: false,
         zombie_since_ns: Some(S),
+        exit_status: None,
     };
     assert!(e.seed_process(seed.clone()));
     assert!(!e.seed_process(seed));

@@ -7,3 +7,4 @@ mod common;
 mod edges;
 mod foundation;
 mod lifecycle;
+mod procfs;

@@ -1,0 +1,223 @@
+//! Agreement with /proc: the start-up snapshot and the continuous `proc_check`.
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::common::{boottime_ns, of, scenario_bin, wait_record, Tracer};
+
+crate::both_modes!(
+    processes_from_before_start,
+    tiny_ring_buffer_loses_then_heals
+);
+
+/// proc_check records with their three discrepancy counts.
+fn checks(records: &[Value]) -> Vec<(&Value, u64)> {
+    records
+        .iter()
+        .filter(|r| r["type"] == "proc_check")
+        .map(|r| {
+            let n = ["missing", "unknown", "mismatched"]
+                .iter()
+                .map(|k| r[*k]["count"].as_u64().expect("count"))
+                .sum();
+            (r, n)
+        })
+        .collect()
+}
+
+fn processes_from_before_start(mode: &str) {
+    // A zombie (its parent waits 9 s before reaping it) and a long-running process, both
+    // created before proctrace starts.
+    let scenario = Command::new(scenario_bin())
+        .args(["zombie", "9000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("scenario");
+    let sleeper_spawned = boottime_ns();
+    let mut sleeper = Command::new("/bin/sleep").arg("8").spawn().expect("sleep");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut t = Tracer::start(&["--hooks", mode]);
+    let start = t.records[0].clone();
+    assert!(
+        start["seeded_processes"].as_u64().unwrap_or(0) >= 3,
+        "{start}"
+    );
+    assert!(
+        start["seeded_zombies"].as_u64().unwrap_or(0) >= 1,
+        "{start}"
+    );
+    let scenario_pid = scenario.id();
+    let zombie = t
+        .wait_for(Duration::from_secs(5), |r| {
+            r["type"] == "zombie" && r["ppid"] == scenario_pid && r["source"] == "procfs"
+        })
+        .expect("a procfs zombie record for the pre-existing zombie");
+    // Right after start: before any record of the trace about it.
+    let zombie_idx = t.records.iter().position(|r| *r == zombie).expect("index");
+    assert!(
+        t.records[1..zombie_idx]
+            .iter()
+            .all(|r| r["type"] == "zombie"),
+        "procfs zombies come right after start"
+    );
+    assert_eq!(zombie["exit_code"], 3, "exit status from /proc/<pid>/stat");
+    assert_eq!(zombie["signal"], Value::Null);
+    assert!(zombie["zombie_ns"].as_u64().is_some());
+
+    let sleeper_pid = sleeper.id();
+    let _ = sleeper.wait();
+    let exit = wait_record(&mut t, "exit", sleeper_pid);
+    let measured = boottime_ns() - sleeper_spawned;
+    let out = scenario.wait_with_output().expect("scenario");
+    let child = zombie["pid"].as_u64().expect("pid") as u32;
+    let reap = wait_record(&mut t, "reap", child);
+    let records = t.stop();
+
+    // The pre-existing process: correct ppid and lifetime (from the kernel's start time).
+    assert_eq!(exit["ppid"], std::process::id());
+    let lifetime = exit["lifetime_ns"].as_u64().expect("lifetime");
+    assert!(lifetime >= 8_000_000_000, "lifetime {lifetime}");
+    assert!(
+        lifetime <= measured,
+        "lifetime {lifetime} > measured {measured}"
+    );
+    assert!(of(&records, "fork", u64::from(sleeper_pid)).is_empty());
+
+    // The pre-existing zombie is reaped by the usual rules.
+    assert!(out.status.success());
+    assert_eq!(reap["how"], "wait");
+    assert_eq!(reap["reaper"], scenario_pid);
+    assert_eq!(reap["proc_id"], zombie["proc_id"]);
+    assert!(
+        reap["zombie_ns"].as_u64().expect("zombie_ns") >= zombie["zombie_ns"].as_u64().unwrap_or(0)
+    );
+    assert!(
+        of(&records, "exit", u64::from(child)).is_empty(),
+        "its exit was before the trace"
+    );
+}
+
+fn tiny_ring_buffer_loses_then_heals(mode: &str) {
+    let mut t = Tracer::start(&[
+        "--hooks",
+        mode,
+        "--ring-buffer-size",
+        "4K",
+        "--proc-check-interval",
+        "1s",
+    ]);
+    let out = Command::new(scenario_bin())
+        .args(["storm", "3000", "60", "3000"])
+        .output()
+        .expect("storm");
+    assert!(out.status.success());
+    // Wait until two checks have passed since the last loss (the healing one, and a clean one).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last_lost = t
+            .records
+            .iter()
+            .rposition(|r| r["type"] == "lost")
+            .unwrap_or(0);
+        if checks(&t.records[last_lost..]).len() >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no quiet period after the storm");
+        t.wait_for(Duration::from_millis(500), |_| false);
+    }
+    let records = t.stop();
+    let lost: u64 = records
+        .iter()
+        .filter(|r| r["type"] == "lost")
+        .map(|r| r["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        lost > 0,
+        "a 4 KiB ring buffer must overflow in a storm of large exec records"
+    );
+    let last_lost = records
+        .iter()
+        .rposition(|r| r["type"] == "lost")
+        .expect("lost");
+    let all = checks(&records);
+    assert!(
+        all.iter().any(|(r, _)| r["reason"] == "lost"),
+        "a check right after the loss"
+    );
+    assert!(
+        all.iter().any(|(_, n)| *n > 0),
+        "the loss must show as discrepancies: {all:?}"
+    );
+    let after: Vec<_> = checks(&records[last_lost..]);
+    let healed = after.iter().position(|(_, n)| *n > 0).map_or(0, |i| i + 1);
+    assert!(
+        after.len() > healed,
+        "a check after the healing one: {after:?}"
+    );
+    assert!(
+        after[healed..].iter().all(|(_, n)| *n == 0),
+        "after healing, checks report 0: {after:?}"
+    );
+}
+
+/// Long churn with zombies; every check must agree with /proc. PROCTRACE_CHURN_SECS shortens it
+/// (default 300 s, the acceptance length).
+#[test]
+fn continuous_churn_has_no_discrepancies() {
+    let secs: u64 = std::env::var("PROCTRACE_CHURN_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let mut t = Tracer::start(&["--proc-check-interval", "1s", "--zombie-threshold", "500ms"]);
+    let mut churn = Command::new(scenario_bin())
+        .args(["churn", &secs.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("churn");
+    let deadline = Instant::now() + Duration::from_secs(secs + 60);
+    while churn.try_wait().expect("churn").is_none() {
+        assert!(Instant::now() < deadline, "churn did not finish");
+        t.wait_for(Duration::from_millis(500), |_| false);
+    }
+    let out = churn.wait_with_output().expect("churn");
+    assert!(out.status.success());
+    let result: Value = serde_json::from_slice(&out.stdout).expect("churn output");
+    // Two more checks after the churn.
+    t.wait_for(Duration::from_millis(2500), |_| false);
+    let records = t.stop();
+    let all = checks(&records);
+    assert!(
+        all.len() as u64 >= secs / 2,
+        "{} checks in {secs} s",
+        all.len()
+    );
+    assert!(
+        !records.iter().any(|r| r["type"] == "lost"),
+        "events lost during churn"
+    );
+    let zombies = records
+        .iter()
+        .filter(|r| r["type"] == "zombie" && r["source"] == "trace")
+        .count();
+    let long = records
+        .iter()
+        .filter(|r| r["type"] == "reap" && r["zombie_class"] == "long_lived")
+        .count();
+    assert!(
+        zombies > 0 && long > 0,
+        "the churn makes long-lived zombies"
+    );
+    let bad: Vec<_> = all
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, _)| *r)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "proc_check discrepancies during churn ({} spawned): {bad:#?}",
+        result["spawned"]
+    );
+}
