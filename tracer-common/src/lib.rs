@@ -24,6 +24,8 @@ pub mod kind {
     pub const WAIT: u32 = 4;
     /// `sched_process_free` of a thread-group leader: the task is released.
     pub const FREE: u32 = 5;
+    /// `release_task()` of a thread-group leader: the reap itself (fentry/kprobe).
+    pub const RELEASE: u32 = 6;
 }
 
 /// Flags in [`ExecEvent::flags`].
@@ -173,6 +175,21 @@ pub struct FreeEvent {
 }
 const _: () = assert!(core::mem::size_of::<FreeEvent>() == 24 + 8);
 
+/// `release_task(p)` (kernel/exit.c) of a thread-group leader, in the releaser's context.
+/// `header.pid`/`tid` are the released process, `header.ppid` its parent at that moment.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseEvent {
+    pub header: EventHeader,
+    pub start_ns: u64,
+    /// Tgid of the task calling release_task().
+    pub releaser: u32,
+    /// 1 when the releaser is itself exiting (PF_EXITING): exit_notify() released the
+    /// process without a waiter (autoreap), 0 when a living waiter collected it.
+    pub releaser_exiting: u32,
+}
+const _: () = assert!(core::mem::size_of::<ReleaseEvent>() == 24 + 16);
+
 /// Offsets handed to the kernel programs at load time (`EbpfLoader::override_global`).
 ///
 /// Tracepoint field offsets come from tracefs format files, struct member offsets from the
@@ -208,6 +225,7 @@ pub struct Config {
     pub task_sighand: u32,
     pub task_mm: u32,
     pub task_ptrace: u32,
+    pub task_flags: u32,
     // signal_struct
     pub signal_live: u32,
     pub signal_flags: u32,
@@ -233,8 +251,9 @@ pub struct Config {
     pub free_pid: u32,
     /// Tgid to ignore (proctrace itself), 0 for none.
     pub self_tgid: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<Config>() == 36 * 4);
+const _: () = assert!(core::mem::size_of::<Config>() == 38 * 4);
 
 impl Config {
     pub const fn absent() -> Self {
@@ -260,6 +279,7 @@ impl Config {
             task_sighand: ABSENT,
             task_mm: ABSENT,
             task_ptrace: ABSENT,
+            task_flags: ABSENT,
             signal_live: ABSENT,
             signal_flags: ABSENT,
             signal_group_exit_code: ABSENT,
@@ -275,6 +295,7 @@ impl Config {
             waitid_options: ABSENT,
             free_pid: ABSENT,
             self_tgid: 0,
+            _pad: 0,
         }
     }
 }

@@ -10,6 +10,7 @@ mod exit;
 mod fork;
 mod free;
 mod maps;
+mod release;
 mod task;
 mod wait;
 

@@ -31,6 +31,9 @@ use crate::{
 const LOST_POLL: Duration = Duration::from_millis(250);
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    // Before anything is printed: a reader may signal us as soon as it sees `start`.
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
     let tracefs_root = tracefs_root()?;
     crate::privileges::check(false)?;
     raise_memlock();
@@ -93,8 +96,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     records.clear();
 
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
     let deadline = args.duration.map(|d| Instant::now() + d);
     let mut lost_seen = read_lost(&counters);
     let mut lost_poll = tokio::time::interval(LOST_POLL);

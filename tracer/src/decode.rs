@@ -6,10 +6,10 @@ use std::borrow::Cow;
 use thiserror::Error;
 use tracer_common::{
     exec_flags, exit_flags, fork_flags, kind, EventHeader, ExecHeader, ExitEvent, ForkEvent,
-    FreeEvent, WaitEvent, ABSENT,
+    FreeEvent, ReleaseEvent, WaitEvent, ABSENT,
 };
 
-use crate::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Wait};
+use crate::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Release, Wait};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -126,6 +126,17 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 ktime_ns: header.ktime_ns,
                 pid: header.pid,
                 start_ns: ev.start_ns,
+            })
+        }
+        kind::RELEASE => {
+            let ev: ReleaseEvent = read(buf)?;
+            KernelEvent::Release(Release {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                ppid: header.ppid,
+                start_ns: ev.start_ns,
+                releaser: ev.releaser,
+                releaser_exiting: ev.releaser_exiting != 0,
             })
         }
         other => return Err(DecodeError::UnknownKind(other)),
@@ -288,6 +299,13 @@ mod tests {
             panic!("not wait")
         };
         assert_eq!((w.reaper, w.reaped, w.status), (5, 6, None));
+    }
+
+    #[test]
+    fn release_round_trip() {
+        let ev = ReleaseEvent { header: header(kind::RELEASE, 9), start_ns: 4, releaser: 3, releaser_exiting: 1 };
+        let KernelEvent::Release(r) = decode(&bytes_of(&ev)).unwrap() else { panic!("not release") };
+        assert_eq!((r.pid, r.ppid, r.start_ns, r.releaser, r.releaser_exiting), (9, 1, 4, 3, true));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub enum KernelEvent {
     Exit(Exit),
     Wait(Wait),
     Free(Free),
+    Release(Release),
 }
 
 impl KernelEvent {
@@ -20,6 +21,7 @@ impl KernelEvent {
             KernelEvent::Exit(e) => e.ktime_ns,
             KernelEvent::Wait(e) => e.ktime_ns,
             KernelEvent::Free(e) => e.ktime_ns,
+            KernelEvent::Release(e) => e.ktime_ns,
         }
     }
 }
@@ -130,6 +132,21 @@ pub struct Free {
     pub ktime_ns: u64,
     pub pid: u32,
     pub start_ns: u64,
+}
+
+/// `release_task()` of a process (fentry/kprobe): the reap itself, exactly timed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub ktime_ns: u64,
+    pub pid: u32,
+    /// Parent at release time.
+    pub ppid: u32,
+    pub start_ns: u64,
+    /// Tgid of the task that called release_task().
+    pub releaser: u32,
+    /// The releaser was exiting itself: released by exit_notify() without a waiter (autoreap);
+    /// otherwise a waiter collected it.
+    pub releaser_exiting: bool,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! most precise hook first and falls back when the kernel refuses it, and the choice is
 //! reported in the `start` record. Hooks are decided by what loads, never by version.
 use aya::{
-    programs::{BtfTracePoint, TracePoint},
+    programs::{BtfTracePoint, FEntry, KProbe, TracePoint},
     Btf, Ebpf, EbpfLoader,
 };
 use thiserror::Error;
@@ -34,49 +34,139 @@ pub enum HookMode {
     Classic,
 }
 
-/// A `tp_btf` program and the classic tracepoint programs that replace it.
-struct Job {
-    name: &'static str,
-    btf: Option<(&'static str, &'static str)>,
-    classic: &'static [(&'static str, &'static str, &'static str)],
+/// One program and where it attaches.
+#[derive(Clone, Copy)]
+enum Attach {
+    /// BTF tracepoint (`tp_btf`): typed arguments, the kernel's own structs.
+    Btf { prog: &'static str, tracepoint: &'static str },
+    /// Classic tracepoint: the record layout comes from tracefs.
+    Tracepoint { prog: &'static str, category: &'static str, name: &'static str },
+    FEntry { prog: &'static str, function: &'static str },
+    KProbe { prog: &'static str, function: &'static str },
 }
 
-const FORK: Job = Job {
-    name: "fork",
-    btf: Some(("fork_btf", "sched_process_fork")),
-    // task_newtask first: it records clone_flags that sched_process_fork looks up.
-    classic: &[
-        ("newtask_tp", "task", "task_newtask"),
-        ("fork_tp", "sched", "sched_process_fork"),
-    ],
-};
-const EXEC: Job = Job {
-    name: "exec",
-    btf: Some(("exec_btf", "sched_process_exec")),
-    classic: &[("exec_tp", "sched", "sched_process_exec")],
-};
-const EXIT: Job = Job {
-    name: "exit",
-    btf: Some(("exit_btf", "sched_process_exit")),
-    classic: &[("exit_tp", "sched", "sched_process_exit")],
-};
-/// Reap moment: the wait-family syscall exits (exact time and reaper).
-const WAIT: Job = Job {
-    name: "reap",
-    btf: None,
-    classic: &[
-        ("wait4_enter", "syscalls", "sys_enter_wait4"),
-        ("wait4_exit", "syscalls", "sys_exit_wait4"),
-        ("waitid_enter", "syscalls", "sys_enter_waitid"),
-        ("waitid_exit", "syscalls", "sys_exit_waitid"),
-    ],
-};
-/// Release of the task (RCU-delayed): catches reaps the wait hooks cannot attribute.
-const FREE: Job = Job {
-    name: "reap",
-    btf: Some(("free_btf", "sched_process_free")),
-    classic: &[("free_tp", "sched", "sched_process_free")],
-};
+impl Attach {
+    fn prog(self) -> &'static str {
+        match self {
+            Attach::Btf { prog, .. }
+            | Attach::Tracepoint { prog, .. }
+            | Attach::FEntry { prog, .. }
+            | Attach::KProbe { prog, .. } => prog,
+        }
+    }
+
+    /// Whether `--hooks classic` allows it.
+    fn classic(self) -> bool {
+        matches!(self, Attach::Tracepoint { .. })
+    }
+
+    fn name(self) -> String {
+        match self {
+            Attach::Btf { tracepoint, .. } => format!("tp_btf/{tracepoint}"),
+            Attach::Tracepoint { category, name, .. } => format!("tracepoint/{category}/{name}"),
+            Attach::FEntry { function, .. } => format!("fentry/{function}"),
+            Attach::KProbe { function, .. } => format!("kprobe/{function}"),
+        }
+    }
+
+    /// Unloads the program, which also detaches it.
+    fn unload(self, ebpf: &mut Ebpf) {
+        let Some(program) = ebpf.program_mut(self.prog()) else {
+            return;
+        };
+        let _ = match self {
+            Attach::Btf { .. } => <&mut BtfTracePoint>::try_from(program).map(|p| p.unload()),
+            Attach::Tracepoint { .. } => <&mut TracePoint>::try_from(program).map(|p| p.unload()),
+            Attach::FEntry { .. } => <&mut FEntry>::try_from(program).map(|p| p.unload()),
+            Attach::KProbe { .. } => <&mut KProbe>::try_from(program).map(|p| p.unload()),
+        };
+    }
+
+    fn attach(self, ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
+        let program = ebpf.program_mut(self.prog()).ok_or(LoadError::MissingProgram(self.prog()))?;
+        match self {
+            Attach::Btf { tracepoint, .. } => {
+                let p: &mut BtfTracePoint = program.try_into()?;
+                p.load(tracepoint, btf)?;
+                p.attach()?;
+            }
+            Attach::Tracepoint { category, name, .. } => {
+                let p: &mut TracePoint = program.try_into()?;
+                p.load()?;
+                p.attach(category, name)?;
+            }
+            Attach::FEntry { function, .. } => {
+                let p: &mut FEntry = program.try_into()?;
+                p.load(function, btf)?;
+                p.attach()?;
+            }
+            Attach::KProbe { function, .. } => {
+                let p: &mut KProbe = program.try_into()?;
+                p.load()?;
+                p.attach(function, 0)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The hooks for one job, most precise first; each alternative is a set of programs that
+/// together do the job.
+struct Job {
+    name: &'static str,
+    alternatives: &'static [&'static [Attach]],
+}
+
+const fn btf(prog: &'static str, tracepoint: &'static str) -> Attach {
+    Attach::Btf { prog, tracepoint }
+}
+
+const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> Attach {
+    Attach::Tracepoint { prog, category, name }
+}
+
+const WAIT4_ENTER: Attach = tp("wait4_enter", "syscalls", "sys_enter_wait4");
+const WAIT4_EXIT: Attach = tp("wait4_exit", "syscalls", "sys_exit_wait4");
+const WAITID_ENTER: Attach = tp("waitid_enter", "syscalls", "sys_enter_waitid");
+const WAITID_EXIT: Attach = tp("waitid_exit", "syscalls", "sys_exit_waitid");
+
+const JOBS: [Job; 4] = [
+    // Fork first: a child's events must never precede the hook that names it.
+    Job {
+        name: "fork",
+        alternatives: &[
+            &[btf("fork_btf", "sched_process_fork")],
+            // task_newtask first: it records clone_flags that sched_process_fork looks up.
+            &[tp("newtask_tp", "task", "task_newtask"), tp("fork_tp", "sched", "sched_process_fork")],
+        ],
+    },
+    Job {
+        name: "exec",
+        alternatives: &[
+            &[btf("exec_btf", "sched_process_exec")],
+            &[tp("exec_tp", "sched", "sched_process_exec")],
+        ],
+    },
+    Job {
+        name: "exit",
+        alternatives: &[
+            &[btf("exit_btf", "sched_process_exit")],
+            &[tp("exit_tp", "sched", "sched_process_exit")],
+        ],
+    },
+    // The reap: release_task() itself where the kernel lets us hook a function; otherwise
+    // the wait-family syscall exits (exact moment and reaper for wait4/waitid) plus
+    // sched_process_free (every release, an RCU grace period late) for the rest.
+    Job {
+        name: "reap",
+        alternatives: &[
+            &[Attach::FEntry { prog: "release_fentry", function: "release_task" }],
+            &[Attach::KProbe { prog: "release_kprobe", function: "release_task" }],
+            &[WAIT4_ENTER, WAIT4_EXIT, WAITID_ENTER, WAITID_EXIT, btf("free_btf", "sched_process_free")],
+            &[WAIT4_ENTER, WAIT4_EXIT, WAITID_ENTER, WAITID_EXIT, tp("free_tp", "sched", "sched_process_free")],
+        ],
+    },
+];
 
 pub struct Loaded {
     pub ebpf: Ebpf,
@@ -93,25 +183,17 @@ pub fn load(config: Config, ring_buffer_bytes: u32, mode: HookMode) -> Result<Lo
         .map_max_entries("EVENTS", ring_buffer_bytes)
         .load(OBJECT)?;
     let mut fallbacks = Vec::new();
-    // Fork before exit and exec: a child's events must never precede the hook that names it.
-    let fork = attach_job(&mut ebpf, &btf, &FORK, mode, &mut fallbacks)?;
-    let exec = attach_job(&mut ebpf, &btf, &EXEC, mode, &mut fallbacks)?;
-    let exit = attach_job(&mut ebpf, &btf, &EXIT, mode, &mut fallbacks)?;
-    let wait = attach_job(&mut ebpf, &btf, &WAIT, mode, &mut fallbacks)?;
-    let free = attach_job(&mut ebpf, &btf, &FREE, mode, &mut fallbacks)?;
-    let hooks = Hooks {
-        fork: Some(fork),
-        exec: Some(exec),
-        exit: Some(exit),
-        reap: Some(format!("{wait}, {free}")),
-    };
-    Ok(Loaded {
-        ebpf,
-        hooks,
-        fallbacks,
-    })
+    let mut chosen = Vec::new();
+    for job in &JOBS {
+        chosen.push(attach_job(&mut ebpf, &btf, job, mode, &mut fallbacks)?);
+    }
+    let [fork, exec, exit, reap] = <[String; 4]>::try_from(chosen).map_err(|_| LoadError::MissingProgram("job"))?;
+    let hooks = Hooks { fork: Some(fork), exec: Some(exec), exit: Some(exit), reap: Some(reap) };
+    Ok(Loaded { ebpf, hooks, fallbacks })
 }
 
+/// Attaches the first alternative the kernel accepts; returns its name, e.g.
+/// `tp_btf/sched_process_fork` or `tracepoint/task/task_newtask+tracepoint/sched/sched_process_fork`.
 fn attach_job(
     ebpf: &mut Ebpf,
     btf: &Btf,
@@ -120,67 +202,31 @@ fn attach_job(
     fallbacks: &mut Vec<String>,
 ) -> Result<String, LoadError> {
     let mut reasons = Vec::new();
-    if let (Some((prog, tracepoint)), HookMode::Auto) = (job.btf, mode) {
-        match attach_btf(ebpf, btf, prog, tracepoint) {
-            Ok(()) => return Ok(format!("tp_btf/{tracepoint}")),
-            Err(err) => {
-                let reason = format!("tp_btf/{tracepoint}: {}", error_chain(&err));
+    let allowed = job
+        .alternatives
+        .iter()
+        .filter(|alt| mode == HookMode::Auto || alt.iter().all(|a| a.classic()));
+    for alt in allowed {
+        let mut attached: Vec<&'static str> = Vec::new();
+        let result = alt.iter().try_for_each(|a| {
+            // Programs shared with an earlier, failed alternative were unloaded with it.
+            a.attach(ebpf, btf).map(|()| attached.push(a.prog())).map_err(|e| (a.name(), e))
+        });
+        match result {
+            Ok(()) => return Ok(alt.iter().map(|a| a.name()).collect::<Vec<_>>().join("+")),
+            Err((name, err)) => {
+                let reason = format!("{}: {name}: {}", job.name, error_chain(&err));
                 fallbacks.push(reason.clone());
                 reasons.push(reason);
+                // Leave nothing of a failed alternative attached (dropping the links
+                // detaches them), so a later one can load the same programs again.
+                for a in alt.iter().filter(|a| attached.contains(&a.prog())) {
+                    a.unload(ebpf);
+                }
             }
         }
     }
-    match attach_classic(ebpf, job.classic) {
-        Ok(()) => {
-            let names: Vec<String> = job
-                .classic
-                .iter()
-                .map(|(_, cat, name)| format!("{cat}/{name}"))
-                .collect();
-            Ok(format!("tracepoint/{}", names.join("+")))
-        }
-        Err(err) => {
-            reasons.push(format!("tracepoint: {}", error_chain(&err)));
-            Err(LoadError::NoHook {
-                job: job.name,
-                reasons: reasons.join("; "),
-            })
-        }
-    }
-}
-
-fn attach_btf(
-    ebpf: &mut Ebpf,
-    btf: &Btf,
-    prog: &'static str,
-    tracepoint: &str,
-) -> anyhow::Result<()> {
-    let program: &mut BtfTracePoint = ebpf
-        .program_mut(prog)
-        .ok_or(LoadError::MissingProgram(prog))?
-        .try_into()?;
-    program.load(tracepoint, btf)?;
-    if let Err(err) = program.attach() {
-        // Leave nothing loaded behind a refused attach.
-        let _ = program.unload();
-        return Err(err.into());
-    }
-    Ok(())
-}
-
-fn attach_classic(
-    ebpf: &mut Ebpf,
-    programs: &[(&'static str, &'static str, &'static str)],
-) -> anyhow::Result<()> {
-    for &(prog, category, name) in programs {
-        let program: &mut TracePoint = ebpf
-            .program_mut(prog)
-            .ok_or(LoadError::MissingProgram(prog))?
-            .try_into()?;
-        program.load()?;
-        program.attach(category, name)?;
-    }
-    Ok(())
+    Err(LoadError::NoHook { job: job.name, reasons: reasons.join("; ") })
 }
 
 /// Verifier logs are long: keep the first line of each cause.

@@ -286,6 +286,9 @@ pub fn config_from(
     c.task_mm = task("mm")?;
     // A ptraced child notifies the tracer first (kernel/exit.c exit_notify()).
     c.task_ptrace = task("ptrace")?;
+    // PF_EXITING tells an exiting releaser (autoreap in exit_notify()) from a waiter
+    // (wait_task_zombie()) in release_task().
+    c.task_flags = task("flags")?;
 
     // signal_struct (include/linux/sched/signal.h): `live` counts the group's live threads
     // (do_exit()); `flags & SIGNAL_GROUP_EXIT` selects group_exit_code as the wait status.
@@ -510,6 +513,7 @@ mod tests {
                 (("task_struct", "sighand"), 2008),
                 (("task_struct", "mm"), 900),
                 (("task_struct", "ptrace"), 36),
+                (("task_struct", "flags"), 44),
                 (("signal_struct", "live"), 20),
                 (("signal_struct", "flags"), 112),
                 (("signal_struct", "group_exit_code"), 108),
@@ -633,6 +637,7 @@ mod tests {
             task_sighand: 2008,
             task_mm: 900,
             task_ptrace: 36,
+            task_flags: 44,
             signal_live: 20,
             signal_flags: 112,
             signal_group_exit_code: 108,
@@ -648,6 +653,7 @@ mod tests {
             waitid_options: 40,
             free_pid: 12,
             self_tgid: 0,
+            _pad: 0,
         };
         assert_eq!(c, expected);
     }
@@ -917,6 +923,7 @@ mod tests {
                 M("sighand", ptr, 448, 0),
                 M("mm", ptr, 512, 0),
                 M("comm", comm, 576, 0),
+                M("flags", int, 704, 0),
             ],
         );
         e.structure(

@@ -30,7 +30,7 @@ mod tests;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Wait};
+use crate::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Release, Wait};
 use crate::record::{
     proc_id, Clock, Counts, ExecRecord, ExitRecord, ForkRecord, LostRecord, ReapHow, ReapRecord,
     Record, SummaryRecord, Unreaped, ZombieClass, ZombieRecord, ZombieSource, ZombieStats,
@@ -187,6 +187,7 @@ impl Engine {
             KernelEvent::Exit(x) => self.on_exit(x, out),
             KernelEvent::Wait(w) => self.on_wait(w, out),
             KernelEvent::Free(f) => self.on_free(f, out),
+            KernelEvent::Release(r) => self.on_release(r, out),
         }
     }
 
@@ -458,6 +459,38 @@ impl Engine {
             zombie_ns,
         );
         self.finish_reap(f.pid, f.ktime_ns, zombie_ns, reap, out);
+    }
+
+    /// release_task() seen directly (fentry/kprobe): definitive, exactly timed, with the
+    /// releaser, whatever syscall or pid namespace it waited from.
+    fn on_release(&mut self, r: Release, out: &mut Vec<Record>) {
+        let (how, reaper, ppid) = if r.releaser_exiting {
+            (ReapHow::Autoreap, None, r.ppid)
+        } else {
+            (ReapHow::Wait, Some(r.releaser), r.releaser)
+        };
+        let (clock, threshold) = (self.clock, self.threshold_ns);
+        let known = match self.procs.get_mut(&r.pid) {
+            Some(p) => p.same_process(r.start_ns),
+            None => false,
+        };
+        if !known {
+            // Already reported (an autoreap is reported at the exit), or never seen.
+            if self.recent_reaps.contains_key(&r.pid) || self.procs.contains_key(&r.pid) {
+                return;
+            }
+            let p = Proc::new(r.pid, r.start_ns, false, String::new(), 0, r.ppid);
+            let reap = reap_record(&clock, threshold, r.pid, &p, r.ktime_ns, ppid, reaper, how, None);
+            self.note_reaped(r.pid, r.ktime_ns);
+            self.push(reap, out);
+            return;
+        }
+        let Some(p) = self.procs.get(&r.pid) else {
+            return;
+        };
+        let zombie_ns = p.zombie_since().map(|since| r.ktime_ns.saturating_sub(since));
+        let reap = reap_record(&clock, threshold, r.pid, p, r.ktime_ns, ppid, reaper, how, zombie_ns);
+        self.finish_reap(r.pid, r.ktime_ns, zombie_ns, reap, out);
     }
 
     // ---- helpers ---------------------------------------------------------------------------

@@ -1041,3 +1041,100 @@ fn lost_and_summary_emit_due_alerts_first() {
         other => panic!("{other:?}"),
     }
 }
+
+fn release(t: u64, pid: u32, ppid: u32, start_ns: u64, releaser: u32, exiting: bool) -> KernelEvent {
+    KernelEvent::Release(crate::event::Release {
+        ktime_ns: t,
+        pid,
+        ppid,
+        start_ns,
+        releaser,
+        releaser_exiting: exiting,
+    })
+}
+
+#[test]
+fn release_by_a_waiter_is_an_exact_wait_reap() {
+    let mut e = engine();
+    let out = run(
+        &mut e,
+        [
+            fork(S, 500, 400, S),
+            exit(2 * S, 500, 400, S, "c", exited(1)),
+            release(2 * S + 3 * MS, 500, 400, S, 400, false),
+            // The syscall exit that follows is the same reap: not a second one.
+            wait(2 * S + 4 * MS, 400, 500, Some(exited(1))),
+        ],
+    );
+    assert_eq!(types(&out), ["fork", "exit", "reap"]);
+    let r = reaps(&out)[0];
+    assert_eq!((r.how, r.reaper, r.ppid, r.zombie_ns), (ReapHow::Wait, Some(400), 400, Some(3 * MS)));
+    assert!(!r.reparented);
+    assert_eq!(e.tracked_count(), 0);
+}
+
+#[test]
+fn release_by_a_subreaper_is_reparented() {
+    let mut e = engine();
+    let out = run(
+        &mut e,
+        [
+            fork(S, 500, 400, S),
+            exit(2 * S, 500, 300, S, "c", EXITED_0),
+            release(2 * S + MS, 500, 300, S, 300, false),
+        ],
+    );
+    let r = reaps(&out)[0];
+    assert_eq!((r.reaper, r.ppid, r.reparented), (Some(300), 300, true));
+}
+
+#[test]
+fn release_by_the_exiting_side_is_an_autoreap() {
+    let mut e = engine();
+    let out = run(
+        &mut e,
+        [
+            fork(S, 500, 400, S),
+            exit(2 * S, 500, 400, S, "c", EXITED_0),
+            // e.g. the parent died and its reaper ignores SIGCHLD: released by exit code.
+            release(2 * S + 5 * MS, 500, 400, S, 400, true),
+        ],
+    );
+    let r = reaps(&out)[0];
+    assert_eq!((r.how, r.reaper, r.zombie_ns), (ReapHow::Autoreap, None, Some(5 * MS)));
+}
+
+#[test]
+fn release_after_an_autoreap_exit_is_not_a_second_reap() {
+    let mut e = engine();
+    let out = run(
+        &mut e,
+        [
+            fork(S, 500, 400, S),
+            exit_autoreap(2 * S, 500, 400, S, "c"),
+            release(2 * S + 1000, 500, 400, S, 500, true),
+        ],
+    );
+    assert_eq!(types(&out), ["fork", "exit", "reap"]);
+    assert_eq!(reaps(&out)[0].how, ReapHow::Autoreap);
+}
+
+#[test]
+fn release_of_a_never_seen_process_has_its_proc_id() {
+    let mut e = engine();
+    let out = run(&mut e, [release(5 * S, 700, 1, 42, 1, false)]);
+    let r = reaps(&out)[0];
+    assert_eq!(r.proc_id.as_deref(), Some("700-42"));
+    assert_eq!((r.zombie_ns, r.zombie_class), (None, None));
+    assert_eq!(r.reaper, Some(1));
+    // A later Free of the same process is not another reap.
+    assert_eq!(run(&mut e, [free(5 * S + MS, 700, 42)]).len(), 0);
+}
+
+#[test]
+fn release_of_a_reused_pid_does_not_reap_the_new_process() {
+    let mut e = engine();
+    let out = run(&mut e, [fork(S, 500, 400, 2 * S), release(2 * S, 500, 400, S, 400, false)]);
+    assert_eq!(types(&out), ["fork"]);
+    assert_eq!(e.live_count(), 1);
+}

@@ -130,6 +130,8 @@ pub const WORKLOADS: [Workload; 4] = [
 #[derive(Clone, Copy, Debug)]
 pub struct WorkloadRun {
     pub elapsed_s: f64,
+    /// CPU time of the workload's whole process tree (user + system).
+    pub cpu_s: f64,
     pub processes: u64,
     pub threads: u64,
 }
@@ -150,6 +152,8 @@ pub struct TracedRun {
     pub run: WorkloadRun,
     /// Mean of the untraced runs right before and after.
     pub baseline_s: f64,
+    /// Their mean CPU time.
+    pub baseline_cpu_s: f64,
     pub ready_s: f64,
     pub cpu_ns: u64,
     /// Tasks created on the whole host while `cpu_ns` was measured (the workload's and
@@ -170,6 +174,12 @@ pub struct TracedRun {
 impl TracedRun {
     pub fn slowdown(&self) -> f64 {
         self.run.elapsed_s / self.baseline_s
+    }
+
+    /// The workload's CPU time over the untraced runs' (the in-kernel cost of the tracer's
+    /// programs, barely moved by other programs competing for the CPUs).
+    pub fn cpu_slowdown(&self) -> f64 {
+        self.run.cpu_s / self.baseline_cpu_s
     }
 }
 
@@ -335,15 +345,17 @@ pub fn run(opts: Options) -> Result<()> {
                 match result {
                     Ok(mut run) => {
                         run.baseline_s = (before.elapsed_s + after.elapsed_s) / 2.0;
+                        run.baseline_cpu_s = (before.cpu_s + after.cpu_s) / 2.0;
                         note(format_args!(
-                            "  round {}/{}: {:<26} {:.3} s vs {:.3} s untraced (x{:.3}), \
-                             CPU {:.3} s, {} events, lost {:?}",
+                            "  round {}/{}: {:<26} {:.3} s vs {:.3} s untraced (x{:.3}, \
+                             workload CPU x{:.3}), tracer CPU {:.3} s, {} events, lost {:?}",
                             round + 1,
                             opts.runs,
                             tracer.label,
                             run.run.elapsed_s,
                             run.baseline_s,
                             run.slowdown(),
+                            run.cpu_slowdown(),
                             run.cpu_ns as f64 / 1e9,
                             run.events,
                             run.lost
@@ -574,6 +586,7 @@ fn parse_workload_report(stdout: &str) -> Result<WorkloadRun> {
     let v: serde_json::Value = serde_json::from_str(line).context("workload report")?;
     Ok(WorkloadRun {
         elapsed_s: v["elapsed_s"].as_f64().context("elapsed_s")?,
+        cpu_s: v["cpu_s"].as_f64().unwrap_or(f64::NAN),
         processes: v["processes"].as_u64().context("processes")?,
         threads: v["threads"].as_u64().unwrap_or(0),
     })
@@ -625,6 +638,7 @@ fn traced_run(
         round,
         run,
         baseline_s: f64::NAN,
+        baseline_cpu_s: f64::NAN,
         ready_s,
         cpu_ns,
         host_tasks,
@@ -831,7 +845,7 @@ mod tests {
     fn workload_report() {
         let run = parse_workload_report(
             "{\"progress\":5,\"elapsed_s\":0.1}\n{\"workload\":\"fork\",\"processes\":12,\
-             \"threads\":0,\"workers\":4,\"failures\":0,\"elapsed_s\":0.5}\n",
+             \"threads\":0,\"workers\":4,\"failures\":0,\"elapsed_s\":0.5,\"cpu_s\":0.25}\n",
         )
         .unwrap();
         assert_eq!((run.processes, run.tasks()), (12, 12));

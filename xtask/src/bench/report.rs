@@ -68,6 +68,8 @@ pub struct Row {
     pub slowdown: f64,
     pub slowdown_min: f64,
     pub slowdown_max: f64,
+    /// Median of the workload's CPU time ratios.
+    pub cpu_slowdown: f64,
     /// Tracer CPU seconds per 1,000 tasks created on the host while it was measured.
     pub cpu_per_1k: f64,
     /// The same per 1,000 of the workload's own tasks.
@@ -140,6 +142,7 @@ impl SideBySide<'_> {
             slowdown: median(slowdowns.clone()),
             slowdown_min: slowdowns.iter().copied().fold(f64::INFINITY, f64::min),
             slowdown_max: slowdowns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            cpu_slowdown: median(runs.iter().map(|r| r.cpu_slowdown()).collect()),
             cpu_per_1k: median(
                 runs.iter()
                     .map(|r| r.cpu_ns as f64 / 1e9 / (r.host_tasks.max(1) as f64 / 1000.0))
@@ -208,13 +211,17 @@ fn slowdown_target(side: &SideBySide, workload: &str, limit: f64) -> Option<(Str
     let rows = side.rows(workload);
     let ours = rows.iter().find(|r| r.tracer == "proctrace")?;
     let peers: Vec<&Row> = rows.iter().filter(|r| r.tracer != "proctrace").collect();
-    let mut measured = format!("proctrace {:.3}×", ours.slowdown);
+    let mut measured = format!(
+        "proctrace {:.3}× (workload CPU {:.3}×)",
+        ours.slowdown, ours.cpu_slowdown
+    );
     for peer in &peers {
         let _ = write!(
             measured,
-            "; {} {:.3}×",
+            "; {} {:.3}× ({:.3}×)",
             side.label(peer.tracer),
-            peer.slowdown
+            peer.slowdown,
+            peer.cpu_slowdown
         );
     }
     let beaten: Vec<&str> = peers
@@ -251,7 +258,10 @@ pub fn side_markdown(meta: &Meta, side: &SideBySide) -> String {
         "- Method: every workload runs untraced and traced, interleaved `B T1 B T2 … B` in \
          each of {} rounds (the tracer order rotates between rounds); a traced run's \
          slowdown is its time over the mean of the untraced runs right before and after it, \
-         and the table shows the median (min–max) over the rounds. Each tracer is started, \
+         and the table shows the median (min–max) over the rounds. \"Workload CPU ×\" is the \
+         same ratio for the CPU time of the workload's process tree (getrusage): it holds the \
+         in-kernel cost of the tracer's programs and moves much less than wall time when \
+         other programs compete for the CPUs. Each tracer is started, \
          the workload starts once it is attached, and it is stopped with SIGINT once its CPU \
          time stops growing. Tracer CPU is its user + system time (scheduler run time of all \
          its threads) from the workload's start until then, per 1,000 tasks (processes and \
@@ -311,7 +321,7 @@ pub fn side_markdown(meta: &Meta, side: &SideBySide) -> String {
         if let Some((measured, verdict)) = slowdown_target(side, workload, limit) {
             let _ = writeln!(
                 out,
-                "| {text} ≤ {limit:.2}×, below every peer | {measured} | {verdict} |"
+                "| {text} (wall time) ≤ {limit:.2}×, below every peer | {measured} | {verdict} |"
             );
         }
     }
@@ -409,22 +419,23 @@ pub fn side_markdown(meta: &Meta, side: &SideBySide) -> String {
         };
         let _ = writeln!(
             out,
-            "| tracer | records | slowdown (min–max) | tracer CPU s / 1,000 tasks | peak RSS MiB | events/s | lost | records per workload {unit} | ready after s |"
+            "| tracer | records | slowdown (min–max) | workload CPU × | tracer CPU s / 1,000 tasks | peak RSS MiB | events/s | lost | records per workload {unit} | ready after s |"
         );
         let _ = writeln!(
             out,
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for row in rows {
             let status = side.statuses.iter().find(|s| s.key == row.tracer);
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.3}× ({:.3}–{:.3}) | {:.4} | {:.1} | {:.0} | {} | {:.2} | {:.2} |",
+                "| {} | {} | {:.3}× ({:.3}–{:.3}) | {:.3}× | {:.4} | {:.1} | {:.0} | {} | {:.2} | {:.2} |",
                 side.label(row.tracer),
                 status.map_or("", |s| s.records),
                 row.slowdown,
                 row.slowdown_min,
                 row.slowdown_max,
+                row.cpu_slowdown,
                 row.cpu_per_1k,
                 row.hwm_mib,
                 row.events_per_s,
@@ -473,22 +484,24 @@ pub fn side_markdown(meta: &Meta, side: &SideBySide) -> String {
     );
     let _ = writeln!(
         out,
-        "| workload | round | tracer | traced s | untraced s (mean of neighbours) | slowdown | tracer CPU ms | VmHWM KiB | VmRSS KiB | events | workload records | workload tasks | host tasks | lost |"
+        "| workload | round | tracer | traced s | untraced s (mean of neighbours) | slowdown | workload CPU s | untraced CPU s | tracer CPU ms | VmHWM KiB | VmRSS KiB | events | workload records | workload tasks | host tasks | lost |"
     );
     let _ = writeln!(
         out,
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for r in side.traced {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.3} | {:.3} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
             r.workload,
             r.round + 1,
             r.tracer,
             r.run.elapsed_s,
             r.baseline_s,
             r.slowdown(),
+            r.run.cpu_s,
+            r.baseline_cpu_s,
             r.cpu_ns as f64 / 1e6,
             r.hwm_kb,
             r.rss_kb,
@@ -499,13 +512,16 @@ pub fn side_markdown(meta: &Meta, side: &SideBySide) -> String {
             lost_text(r.lost)
         );
     }
-    let _ = writeln!(out, "\nUntraced runs (s), in order:\n");
+    let _ = writeln!(
+        out,
+        "\nUntraced runs, in order (wall s / workload CPU s):\n"
+    );
     for w in side.workloads {
         let times: Vec<String> = side
             .baselines
             .iter()
             .filter(|(k, _, _)| *k == w.key)
-            .map(|(_, _, r)| format!("{:.4}", r.elapsed_s))
+            .map(|(_, _, r)| format!("{:.4}/{:.3}", r.elapsed_s, r.cpu_s))
             .collect();
         let _ = writeln!(out, "- {}: {}", w.key, times.join(", "));
     }
@@ -547,6 +563,7 @@ pub fn side_json(meta: &Meta, side: &SideBySide) -> Value {
                         "slowdown_median": r.slowdown,
                         "slowdown_min": r.slowdown_min,
                         "slowdown_max": r.slowdown_max,
+                        "workload_cpu_ratio_median": r.cpu_slowdown,
                         "cpu_s_per_1000_host_tasks": r.cpu_per_1k,
                         "cpu_s_per_1000_workload_tasks": r.cpu_per_1k_workload,
                         "background_tasks": r.background_tasks,
@@ -592,6 +609,7 @@ pub fn side_json(meta: &Meta, side: &SideBySide) -> Value {
                 "workload": w,
                 "round": round,
                 "elapsed_s": r.elapsed_s,
+                "cpu_s": r.cpu_s,
                 "processes": r.processes,
                 "threads": r.threads,
             })
@@ -610,6 +628,9 @@ pub fn side_json(meta: &Meta, side: &SideBySide) -> Value {
                 "threads": r.run.threads,
                 "baseline_s": r.baseline_s,
                 "slowdown": r.slowdown(),
+                "cpu_s": r.run.cpu_s,
+                "baseline_cpu_s": r.baseline_cpu_s,
+                "cpu_slowdown": r.cpu_slowdown(),
                 "ready_s": r.ready_s,
                 "cpu_ns": r.cpu_ns,
                 "host_tasks": r.host_tasks,
@@ -903,10 +924,12 @@ mod tests {
             round: 0,
             run: WorkloadRun {
                 elapsed_s: 1.0,
+                cpu_s: 1.0,
                 processes: 10,
                 threads: 0,
             },
             baseline_s: 1.0,
+            baseline_cpu_s: 1.0,
             ready_s: 0.0,
             cpu_ns: 0,
             host_tasks: 0,

@@ -18,9 +18,10 @@
 //!
 //! The work is split over W worker processes (default: 2 per CPU) forked at the start, so the
 //! churn keeps every CPU busy. The last line on stdout is one JSON object:
-//! `{"workload":..,"processes":..,"threads":..,"workers":..,"failures":..,"elapsed_s":..}`
-//! where `processes` counts every process created (children and workers) and `elapsed_s` is
-//! the time from the first fork to the last reap. With `--progress-ms`, lines
+//! `{"workload":..,"processes":..,"threads":..,"workers":..,"failures":..,"elapsed_s":..,
+//! "cpu_s":..}` where `processes` counts every process created (children and workers),
+//! `elapsed_s` is the time from the first fork to the last reap and `cpu_s` the CPU time of
+//! the whole process tree. With `--progress-ms`, lines
 //! `{"progress":<processes so far>,"elapsed_s":..}` come before it.
 
 use std::{
@@ -302,6 +303,20 @@ fn worker(opts: &Options, share: u64, shared: &Shared) {
     }
 }
 
+/// User + system time of this process or of its reaped descendants (every child here is
+/// waited for, so RUSAGE_CHILDREN covers the whole tree, including the time the kernel spent
+/// in tracers' BPF programs on its behalf).
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = match parse_args(&args) {
@@ -364,9 +379,11 @@ fn main() -> ExitCode {
         Kind::Thread => (workers, created),
         _ => (created + workers, 0),
     };
+    let cpu = cpu_seconds(libc::RUSAGE_SELF) + cpu_seconds(libc::RUSAGE_CHILDREN);
     println!(
         "{{\"workload\":\"{}\",\"processes\":{processes},\"threads\":{threads},\
-         \"workers\":{workers},\"failures\":{failures},\"elapsed_s\":{elapsed:.6}}}",
+         \"workers\":{workers},\"failures\":{failures},\"elapsed_s\":{elapsed:.6},\
+         \"cpu_s\":{cpu:.6}}}",
         opts.kind.name()
     );
     if failures > 0 {
