@@ -119,7 +119,10 @@ fn emit(old_pid: u32, filename: u64) -> Result<(), ReadError> {
     };
 
     // Submit only the used part: header + path + argv (bounded for the verifier).
-    let size = (HDR + fn_len + argv_len) & (2 * (FILENAME_CAP + ARGV_CAP) - 1);
+    // The mask must be a power of two minus one that covers the largest record, or it would
+    // cut real sizes (a bug the long-argv test caught); the clamp below is the exact bound.
+    const SIZE_MASK: usize = core::mem::size_of::<ExecEvent>().next_power_of_two() - 1;
+    let size = (HDR + fn_len + argv_len) & SIZE_MASK;
     let size = if size > core::mem::size_of::<ExecEvent>() {
         core::mem::size_of::<ExecEvent>()
     } else {

@@ -128,7 +128,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 engine.tick(boottime_now_ns()?, &mut records);
             }
             _ = lost_poll.tick() => {
-                let total = read_lost(&counters);
+                // Records we could not decode are lost to the user too: count them.
+                let total = read_lost(&counters) + decode_errors;
                 if total > lost_seen {
                     engine.lost(total - lost_seen, boottime_now_ns()?, &mut records);
                     lost_seen = total;
@@ -189,7 +190,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &mut decode_errors,
     );
     let now = boottime_now_ns()?;
-    let total = read_lost(&counters);
+    let total = read_lost(&counters) + decode_errors;
     if total > lost_seen {
         engine.lost(total - lost_seen, now, &mut records);
     }

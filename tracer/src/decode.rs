@@ -303,9 +303,19 @@ mod tests {
 
     #[test]
     fn release_round_trip() {
-        let ev = ReleaseEvent { header: header(kind::RELEASE, 9), start_ns: 4, releaser: 3, releaser_exiting: 1 };
-        let KernelEvent::Release(r) = decode(&bytes_of(&ev)).unwrap() else { panic!("not release") };
-        assert_eq!((r.pid, r.ppid, r.start_ns, r.releaser, r.releaser_exiting), (9, 1, 4, 3, true));
+        let ev = ReleaseEvent {
+            header: header(kind::RELEASE, 9),
+            start_ns: 4,
+            releaser: 3,
+            releaser_exiting: 1,
+        };
+        let KernelEvent::Release(r) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not release")
+        };
+        assert_eq!(
+            (r.pid, r.ppid, r.start_ns, r.releaser, r.releaser_exiting),
+            (9, 1, 4, 3, true)
+        );
     }
 
     #[test]

@@ -38,11 +38,24 @@ pub enum HookMode {
 #[derive(Clone, Copy)]
 enum Attach {
     /// BTF tracepoint (`tp_btf`): typed arguments, the kernel's own structs.
-    Btf { prog: &'static str, tracepoint: &'static str },
+    Btf {
+        prog: &'static str,
+        tracepoint: &'static str,
+    },
     /// Classic tracepoint: the record layout comes from tracefs.
-    Tracepoint { prog: &'static str, category: &'static str, name: &'static str },
-    FEntry { prog: &'static str, function: &'static str },
-    KProbe { prog: &'static str, function: &'static str },
+    Tracepoint {
+        prog: &'static str,
+        category: &'static str,
+        name: &'static str,
+    },
+    FEntry {
+        prog: &'static str,
+        function: &'static str,
+    },
+    KProbe {
+        prog: &'static str,
+        function: &'static str,
+    },
 }
 
 impl Attach {
@@ -83,7 +96,9 @@ impl Attach {
     }
 
     fn attach(self, ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
-        let program = ebpf.program_mut(self.prog()).ok_or(LoadError::MissingProgram(self.prog()))?;
+        let program = ebpf
+            .program_mut(self.prog())
+            .ok_or(LoadError::MissingProgram(self.prog()))?;
         match self {
             Attach::Btf { tracepoint, .. } => {
                 let p: &mut BtfTracePoint = program.try_into()?;
@@ -122,7 +137,11 @@ const fn btf(prog: &'static str, tracepoint: &'static str) -> Attach {
 }
 
 const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> Attach {
-    Attach::Tracepoint { prog, category, name }
+    Attach::Tracepoint {
+        prog,
+        category,
+        name,
+    }
 }
 
 const WAIT4_ENTER: Attach = tp("wait4_enter", "syscalls", "sys_enter_wait4");
@@ -137,7 +156,10 @@ const JOBS: [Job; 4] = [
         alternatives: &[
             &[btf("fork_btf", "sched_process_fork")],
             // task_newtask first: it records clone_flags that sched_process_fork looks up.
-            &[tp("newtask_tp", "task", "task_newtask"), tp("fork_tp", "sched", "sched_process_fork")],
+            &[
+                tp("newtask_tp", "task", "task_newtask"),
+                tp("fork_tp", "sched", "sched_process_fork"),
+            ],
         ],
     },
     Job {
@@ -160,10 +182,28 @@ const JOBS: [Job; 4] = [
     Job {
         name: "reap",
         alternatives: &[
-            &[Attach::FEntry { prog: "release_fentry", function: "release_task" }],
-            &[Attach::KProbe { prog: "release_kprobe", function: "release_task" }],
-            &[WAIT4_ENTER, WAIT4_EXIT, WAITID_ENTER, WAITID_EXIT, btf("free_btf", "sched_process_free")],
-            &[WAIT4_ENTER, WAIT4_EXIT, WAITID_ENTER, WAITID_EXIT, tp("free_tp", "sched", "sched_process_free")],
+            &[Attach::FEntry {
+                prog: "release_fentry",
+                function: "release_task",
+            }],
+            &[Attach::KProbe {
+                prog: "release_kprobe",
+                function: "release_task",
+            }],
+            &[
+                WAIT4_ENTER,
+                WAIT4_EXIT,
+                WAITID_ENTER,
+                WAITID_EXIT,
+                btf("free_btf", "sched_process_free"),
+            ],
+            &[
+                WAIT4_ENTER,
+                WAIT4_EXIT,
+                WAITID_ENTER,
+                WAITID_EXIT,
+                tp("free_tp", "sched", "sched_process_free"),
+            ],
         ],
     },
 ];
@@ -187,9 +227,19 @@ pub fn load(config: Config, ring_buffer_bytes: u32, mode: HookMode) -> Result<Lo
     for job in &JOBS {
         chosen.push(attach_job(&mut ebpf, &btf, job, mode, &mut fallbacks)?);
     }
-    let [fork, exec, exit, reap] = <[String; 4]>::try_from(chosen).map_err(|_| LoadError::MissingProgram("job"))?;
-    let hooks = Hooks { fork: Some(fork), exec: Some(exec), exit: Some(exit), reap: Some(reap) };
-    Ok(Loaded { ebpf, hooks, fallbacks })
+    let [fork, exec, exit, reap] =
+        <[String; 4]>::try_from(chosen).map_err(|_| LoadError::MissingProgram("job"))?;
+    let hooks = Hooks {
+        fork: Some(fork),
+        exec: Some(exec),
+        exit: Some(exit),
+        reap: Some(reap),
+    };
+    Ok(Loaded {
+        ebpf,
+        hooks,
+        fallbacks,
+    })
 }
 
 /// Attaches the first alternative the kernel accepts; returns its name, e.g.
@@ -210,7 +260,9 @@ fn attach_job(
         let mut attached: Vec<&'static str> = Vec::new();
         let result = alt.iter().try_for_each(|a| {
             // Programs shared with an earlier, failed alternative were unloaded with it.
-            a.attach(ebpf, btf).map(|()| attached.push(a.prog())).map_err(|e| (a.name(), e))
+            a.attach(ebpf, btf)
+                .map(|()| attached.push(a.prog()))
+                .map_err(|e| (a.name(), e))
         });
         match result {
             Ok(()) => return Ok(alt.iter().map(|a| a.name()).collect::<Vec<_>>().join("+")),
@@ -226,7 +278,10 @@ fn attach_job(
             }
         }
     }
-    Err(LoadError::NoHook { job: job.name, reasons: reasons.join("; ") })
+    Err(LoadError::NoHook {
+        job: job.name,
+        reasons: reasons.join("; "),
+    })
 }
 
 /// Verifier logs are long: keep the first line of each cause.

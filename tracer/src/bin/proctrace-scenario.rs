@@ -90,6 +90,31 @@ fn main() {
             let _ = t.join();
             thread::sleep(Duration::from_secs(10));
         }
+        // execveat(AT_FDCWD, argv[1], argv[1..], envp, 0): the syscall execve-only tracers miss.
+        "execveat" => {
+            let prog: Vec<CString> = args[1..]
+                .iter()
+                .filter_map(|a| CString::new(a.as_bytes()).ok())
+                .collect();
+            let Some(path) = prog.first() else {
+                exit(2);
+            };
+            let mut argv: Vec<*const libc::c_char> = prog.iter().map(|c| c.as_ptr()).collect();
+            argv.push(std::ptr::null());
+            let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+            // SAFETY: NUL-terminated argv/envp arrays of valid C strings.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    libc::AT_FDCWD,
+                    path.as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                    0,
+                )
+            };
+            exit(103);
+        }
         // A non-leader thread calls exit_group(code) while the leader sleeps.
         "thread-exit-group" => {
             let code: i32 = arg(&args, 1, 9);

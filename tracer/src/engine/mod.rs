@@ -480,7 +480,9 @@ impl Engine {
                 return;
             }
             let p = Proc::new(r.pid, r.start_ns, false, String::new(), 0, r.ppid);
-            let reap = reap_record(&clock, threshold, r.pid, &p, r.ktime_ns, ppid, reaper, how, None);
+            let reap = reap_record(
+                &clock, threshold, r.pid, &p, r.ktime_ns, ppid, reaper, how, None,
+            );
             self.note_reaped(r.pid, r.ktime_ns);
             self.push(reap, out);
             return;
@@ -488,8 +490,12 @@ impl Engine {
         let Some(p) = self.procs.get(&r.pid) else {
             return;
         };
-        let zombie_ns = p.zombie_since().map(|since| r.ktime_ns.saturating_sub(since));
-        let reap = reap_record(&clock, threshold, r.pid, p, r.ktime_ns, ppid, reaper, how, zombie_ns);
+        let zombie_ns = p
+            .zombie_since()
+            .map(|since| r.ktime_ns.saturating_sub(since));
+        let reap = reap_record(
+            &clock, threshold, r.pid, p, r.ktime_ns, ppid, reaper, how, zombie_ns,
+        );
         self.finish_reap(r.pid, r.ktime_ns, zombie_ns, reap, out);
     }
 

@@ -1042,7 +1042,14 @@ fn lost_and_summary_emit_due_alerts_first() {
     }
 }
 
-fn release(t: u64, pid: u32, ppid: u32, start_ns: u64, releaser: u32, exiting: bool) -> KernelEvent {
+fn release(
+    t: u64,
+    pid: u32,
+    ppid: u32,
+    start_ns: u64,
+    releaser: u32,
+    exiting: bool,
+) -> KernelEvent {
     KernelEvent::Release(crate::event::Release {
         ktime_ns: t,
         pid,
@@ -1068,7 +1075,10 @@ fn release_by_a_waiter_is_an_exact_wait_reap() {
     );
     assert_eq!(types(&out), ["fork", "exit", "reap"]);
     let r = reaps(&out)[0];
-    assert_eq!((r.how, r.reaper, r.ppid, r.zombie_ns), (ReapHow::Wait, Some(400), 400, Some(3 * MS)));
+    assert_eq!(
+        (r.how, r.reaper, r.ppid, r.zombie_ns),
+        (ReapHow::Wait, Some(400), 400, Some(3 * MS))
+    );
     assert!(!r.reparented);
     assert_eq!(e.tracked_count(), 0);
 }
@@ -1101,7 +1111,10 @@ fn release_by_the_exiting_side_is_an_autoreap() {
         ],
     );
     let r = reaps(&out)[0];
-    assert_eq!((r.how, r.reaper, r.zombie_ns), (ReapHow::Autoreap, None, Some(5 * MS)));
+    assert_eq!(
+        (r.how, r.reaper, r.zombie_ns),
+        (ReapHow::Autoreap, None, Some(5 * MS))
+    );
 }
 
 #[test]
@@ -1134,7 +1147,13 @@ fn release_of_a_never_seen_process_has_its_proc_id() {
 #[test]
 fn release_of_a_reused_pid_does_not_reap_the_new_process() {
     let mut e = engine();
-    let out = run(&mut e, [fork(S, 500, 400, 2 * S), release(2 * S, 500, 400, S, 400, false)]);
+    let out = run(
+        &mut e,
+        [
+            fork(S, 500, 400, 2 * S),
+            release(2 * S, 500, 400, S, 400, false),
+        ],
+    );
     assert_eq!(types(&out), ["fork"]);
     assert_eq!(e.live_count(), 1);
 }

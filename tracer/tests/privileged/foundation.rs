@@ -14,6 +14,8 @@ crate::both_modes!(
     exit_group_from_thread,
     hostile_argv_survives,
     exec_twice_one_exit,
+    execveat_is_an_exec,
+    long_argv_is_truncated,
 );
 
 fn start_record_names_hooks(mode: &str) {
@@ -207,5 +209,52 @@ fn exec_twice_one_exit(mode: &str) {
     assert!(
         lifetime.abs_diff(span) < 5_000_000,
         "lifetime {lifetime} vs fork→exit {span}"
+    );
+}
+
+fn execveat_is_an_exec(mode: &str) {
+    let mut t = tracer(mode);
+    let (pid, status, _) = run(&scenario_bin(), &["execveat", "/bin/sh", "-c", "exit 4"]);
+    assert_eq!(status.code(), Some(4));
+    wait_exit(&mut t, pid);
+    let records = t.stop();
+    let execs = of(&records, "exec", u64::from(pid));
+    let sh = execs
+        .iter()
+        .find(|e| e["filename"] == "/bin/sh")
+        .expect("exec record for execveat");
+    assert_eq!(sh["argv"], serde_json::json!(["/bin/sh", "-c", "exit 4"]));
+}
+
+fn long_argv_is_truncated(mode: &str) {
+    let mut t = tracer(mode);
+    // 20 arguments of 1,000 bytes: 20 KB of argv, past the 8 KiB cap.
+    let long: Vec<String> = (0..20)
+        .map(|i| format!("{i:02}{}", "a".repeat(998)))
+        .collect();
+    let child = std::process::Command::new("/bin/true")
+        .args(&long)
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let _ = child.wait_with_output();
+    wait_exit(&mut t, pid);
+    let records = t.stop();
+    let exec = of(&records, "exec", u64::from(pid))[0].clone();
+    assert_eq!(exec["argv_truncated"], true);
+    let argv: Vec<&str> = exec["argv"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // What is kept is exactly the first 8 KiB of the area ("/bin/true\0" then the arguments).
+    let kept: usize = argv.iter().map(|a| a.len() + 1).sum::<usize>() - 1;
+    assert_eq!(kept, 8192, "kept {kept} bytes");
+    assert_eq!(argv[0], "/bin/true");
+    assert_eq!(argv[1], long[0]);
+    assert!(
+        long[argv.len() - 2].starts_with(argv[argv.len() - 1]),
+        "the cut argument is a prefix"
     );
 }
