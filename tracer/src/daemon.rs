@@ -97,7 +97,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     records.clear();
 
     let deadline = args.duration.map(|d| Instant::now() + d);
-    let mut lost_seen = read_lost(&counters);
+    // From 0: losses during start-up (the /proc read) are reported like any other.
+    let mut lost_seen = 0;
     let mut lost_poll = tokio::time::interval(LOST_POLL);
     let checks = !args.proc_check_interval.is_zero();
     let period = if checks {
