@@ -12,7 +12,7 @@ use tokio::{
     signal::unix::{signal, SignalKind},
     time::{sleep, Instant},
 };
-use tracer_common::counter;
+use tracer_common::{counter, EventHeader};
 
 use crate::{
     cli::Args,
@@ -29,6 +29,10 @@ use crate::{
 
 /// How often the per-CPU loss counters are read: a `lost` record follows a loss within 1 s.
 const LOST_POLL: Duration = Duration::from_millis(250);
+/// Events handled per turn of the loop. Under sustained churn the ring buffer never runs
+/// empty: without a bound the drain would never return, and signals, zombie alerts, loss
+/// polling and output would all starve (while records piled up in memory).
+const BATCH: usize = 1024;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     // Before anything is printed: a reader may signal us as soon as it sees `start`.
@@ -71,7 +75,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // reported twice across it.
     let snapshot = procscan::scan().context("reading /proc")?;
     let mut pending = Vec::new();
-    drain_into(ring.get_mut(), &mut decode_errors, |e| pending.push(e));
+    // "Everything up to now" is at most a full ring buffer: producers do not stop for us, so
+    // draining until empty could go on for ever under churn.
+    let in_buffer = args.ring_buffer_size as usize / std::mem::size_of::<EventHeader>();
+    drain_into(ring.get_mut(), &mut decode_errors, in_buffer, |e| {
+        pending.push(e)
+    });
     let (seeded, zombies) = reconcile::seed(&mut engine, &snapshot, &pending);
 
     let mut start = StartRecord::new(
@@ -119,13 +128,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                drain(guard.get_inner_mut(), &mut engine, &mut records, &mut decode_errors);
-                guard.clear_ready();
+                let n = drain(guard.get_inner_mut(), &mut engine, &mut records, &mut decode_errors, BATCH);
+                // Only an emptied ring buffer waits for the next wakeup; a full batch
+                // means more is there, so stay ready and come back after the other branches.
+                if n < BATCH {
+                    guard.clear_ready();
+                }
             }
             _ = sleep(alert_in.unwrap_or(Duration::from_secs(3600))), if alert_in.is_some() => {
                 // Events already in the ring buffer happened before now: hand them over
                 // first so that a reap racing its alert comes out in time order.
-                drain(ring.get_mut(), &mut engine, &mut records, &mut decode_errors);
+                drain(ring.get_mut(), &mut engine, &mut records, &mut decode_errors, BATCH);
                 engine.tick(boottime_now_ns()?, &mut records);
             }
             _ = lost_poll.tick() => {
@@ -146,7 +159,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     let pids = pending.candidates.clone();
                     let snapshot =
                         tokio::task::spawn_blocking(move || procscan::scan_pids(&pids)).await??;
-                    drain(ring.get_mut(), &mut engine, &mut records, &mut decode_errors);
+                    drain(ring.get_mut(), &mut engine, &mut records, &mut decode_errors, in_buffer);
                     let record =
                         reconcile::finish(&mut engine, &pending, &snapshot, boottime_now_ns()?);
                     engine.emit(record, &mut records);
@@ -166,6 +179,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     &mut engine,
                     &mut records,
                     &mut decode_errors,
+                    in_buffer,
                 );
                 match reconcile::begin(&mut engine, &snapshot, reason, boottime_now_ns()?) {
                     Ok(record) => engine.emit(record, &mut records),
@@ -189,6 +203,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &mut engine,
         &mut records,
         &mut decode_errors,
+        in_buffer,
     );
     let now = boottime_now_ns()?;
     let total = read_lost(&counters) + decode_errors;
@@ -203,17 +218,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Hands up to `max` events to the engine; returns how many there were.
 fn drain(
     rb: &mut RingBuf<MapData>,
     engine: &mut Engine,
     records: &mut Vec<Record>,
     errors: &mut u64,
-) {
-    drain_into(rb, errors, |event| engine.handle(event, records));
+    max: usize,
+) -> usize {
+    drain_into(rb, errors, max, |event| engine.handle(event, records))
 }
 
-fn drain_into(rb: &mut RingBuf<MapData>, errors: &mut u64, mut sink: impl FnMut(KernelEvent)) {
-    while let Some(item) = rb.next() {
+fn drain_into(
+    rb: &mut RingBuf<MapData>,
+    errors: &mut u64,
+    max: usize,
+    mut sink: impl FnMut(KernelEvent),
+) -> usize {
+    let mut n = 0;
+    while n < max {
+        let Some(item) = rb.next() else { break };
+        n += 1;
         match decode(&item) {
             Ok(event) => sink(event),
             Err(err) => {
@@ -225,6 +250,7 @@ fn drain_into(rb: &mut RingBuf<MapData>, errors: &mut u64, mut sink: impl FnMut(
             }
         }
     }
+    n
 }
 
 /// Write and flush a batch. Returns true when the reader has gone (`| head`): the caller exits
