@@ -12,7 +12,7 @@ use crate::loader::HookMode;
 pub struct Args {
     /// Size of the kernel→user ring buffer in bytes (a power of two, multiple of the page
     /// size; suffixes K, M, G accepted).
-    #[arg(long, default_value = "8M", value_parser = parse_ring_size)]
+    #[arg(long, default_value = "4M", value_parser = parse_ring_size)]
     pub ring_buffer_size: u32,
 
     /// Zombie age at which a `zombie` alert is emitted and above which a reap counts as

@@ -52,6 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     eprintln!("proctrace: offsets: {report:?}");
     let mut ebpf = loaded.ebpf;
+    release_startup_memory();
 
     let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
     let counters: PerCpuArray<MapData, u64> =
@@ -286,6 +287,16 @@ fn tracefs_root() -> anyhow::Result<std::path::PathBuf> {
             crate::privileges::check(true)?;
             bail!("tracefs: {err}")
         }
+    }
+}
+
+/// Parsing the kernel's BTF (twice: offsets, and aya's loader) peaks at tens of MB of heap
+/// that is never needed again; hand it back to the system so the steady-state RSS is small.
+fn release_startup_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
