@@ -33,6 +33,11 @@ const LOST_POLL: Duration = Duration::from_millis(250);
 /// empty: without a bound the drain would never return, and signals, zombie alerts, loss
 /// polling and output would all starve (while records piled up in memory).
 const BATCH: usize = 1024;
+/// After the ring buffer ran empty, wait this long before waiting for it again. The kernel
+/// only wakes a consumer that has caught up (kernel/bpf/ringbuf.c, bpf_ringbuf_commit), so
+/// without a pause a busy host costs one wakeup (and one write) per event; with it, one per
+/// pause. Records are this much later at most; zombie alerts keep their own timer.
+const COALESCE: Duration = Duration::from_millis(5);
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     // Before anything is printed: a reader may signal us as soon as it sees `start`.
@@ -118,6 +123,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut check_timer = tokio::time::interval_at(Instant::now() + period, period);
     let mut check_due: Option<CheckReason> = None;
+    let mut coalesce_until: Option<Instant> = None;
     // A check waiting for its candidates to settle (reconcile::SETTLE_NS).
     let mut confirm: Option<(reconcile::PendingCheck, Instant)> = None;
 
@@ -127,14 +133,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             Duration::from_nanos(due.saturating_sub(now))
         });
         tokio::select! {
-            guard = ring.readable_mut() => {
+            guard = ring.readable_mut(), if coalesce_until.is_none() => {
                 let mut guard = guard?;
                 let n = drain(guard.get_inner_mut(), &mut engine, &mut records, &mut decode_errors, BATCH);
                 // Only an emptied ring buffer waits for the next wakeup; a full batch
                 // means more is there, so stay ready and come back after the other branches.
                 if n < BATCH {
                     guard.clear_ready();
+                    coalesce_until = Some(Instant::now() + COALESCE);
                 }
+            }
+            _ = sleep_until_opt(coalesce_until), if coalesce_until.is_some() => {
+                coalesce_until = None;
             }
             _ = sleep(alert_in.unwrap_or(Duration::from_secs(3600))), if alert_in.is_some() => {
                 // Events already in the ring buffer happened before now: hand them over

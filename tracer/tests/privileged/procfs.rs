@@ -151,14 +151,15 @@ fn tiny_ring_buffer_loses_then_heals(mode: &str) {
         all.iter().any(|(_, n)| *n > 0),
         "the loss must show as discrepancies: {all:?}"
     );
+    // After the last loss the checks heal what was lost (possibly over more than one check,
+    // when losses queued checks back to back), then report 0 and stay at 0.
     let after: Vec<_> = checks(&records[last_lost..]);
-    let healed = after.iter().position(|(_, n)| *n > 0).map_or(0, |i| i + 1);
+    let first_clean = after
+        .iter()
+        .position(|(_, n)| *n == 0)
+        .expect("a clean check after the last loss");
     assert!(
-        after.len() > healed,
-        "a check after the healing one: {after:?}"
-    );
-    assert!(
-        after[healed..].iter().all(|(_, n)| *n == 0),
+        after[first_clean..].iter().all(|(_, n)| *n == 0),
         "after healing, checks report 0: {after:?}"
     );
 }
