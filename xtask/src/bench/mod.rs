@@ -194,6 +194,8 @@ pub struct TracerStatus {
 }
 
 pub struct Context {
+    /// The commit benchmarked, read once at the start.
+    commit: String,
     workload_bin: PathBuf,
     exec_target: PathBuf,
     out_dir: PathBuf,
@@ -220,6 +222,7 @@ pub fn run(opts: Options) -> Result<()> {
     let out_dir = bench_dir.join("out");
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let ctx = Context {
+        commit: commit(),
         workload_bin: build_workload()?,
         exec_target: exec_target(&bench_dir)?,
         out_dir,
@@ -264,7 +267,7 @@ pub fn run(opts: Options) -> Result<()> {
         let meta = report::Meta {
             command,
             machine,
-            commit: commit(),
+            commit: ctx.commit.clone(),
             date: date(),
             total_s: elapsed.as_secs_f64(),
             runs: 1,
@@ -381,7 +384,7 @@ pub fn run(opts: Options) -> Result<()> {
     let meta = report::Meta {
         command,
         machine,
-        commit: commit(),
+        commit: ctx.commit.clone(),
         date: date(),
         total_s: elapsed.as_secs_f64(),
         runs: opts.runs,
@@ -489,9 +492,9 @@ fn install_missing(all: &[Tracer]) {
     }
 }
 
-fn version_of(tracer: &Tracer) -> String {
+fn version_of(tracer: &Tracer, commit: &str) -> String {
     match tracer.package {
-        None => format!("{} ({})", env!("CARGO_PKG_VERSION"), commit()),
+        None => format!("{} ({commit})", env!("CARGO_PKG_VERSION")),
         Some(package) => Command::new("dpkg-query")
             .args(["-W", "-f", "${Version}", package])
             .stderr(Stdio::null())
@@ -509,7 +512,7 @@ fn probe(tracer: &Tracer, ctx: &Context) -> Result<TracerStatus> {
         key: tracer.key,
         label: tracer.label,
         records: tracer.records,
-        version: version_of(tracer),
+        version: version_of(tracer, &ctx.commit),
         error: None,
     };
     let Some(program) = tracers::find_program(&tracer.program) else {
