@@ -130,6 +130,8 @@ impl Attach {
 struct Job {
     name: &'static str,
     alternatives: &'static [&'static [Attach]],
+    /// Where the chosen hook is reported in `start.hooks`.
+    report: fn(&mut Hooks, String),
 }
 
 const fn btf(prog: &'static str, tracepoint: &'static str) -> Attach {
@@ -153,6 +155,7 @@ const JOBS: [Job; 4] = [
     // Fork first: a child's events must never precede the hook that names it.
     Job {
         name: "fork",
+        report: |h, hook| h.fork = Some(hook),
         alternatives: &[
             &[btf("fork_btf", "sched_process_fork")],
             // task_newtask first: it records clone_flags that sched_process_fork looks up.
@@ -164,6 +167,7 @@ const JOBS: [Job; 4] = [
     },
     Job {
         name: "exec",
+        report: |h, hook| h.exec = Some(hook),
         alternatives: &[
             &[btf("exec_btf", "sched_process_exec")],
             &[tp("exec_tp", "sched", "sched_process_exec")],
@@ -171,6 +175,7 @@ const JOBS: [Job; 4] = [
     },
     Job {
         name: "exit",
+        report: |h, hook| h.exit = Some(hook),
         alternatives: &[
             &[btf("exit_btf", "sched_process_exit")],
             &[tp("exit_tp", "sched", "sched_process_exit")],
@@ -181,6 +186,7 @@ const JOBS: [Job; 4] = [
     // sched_process_free (every release, an RCU grace period late) for the rest.
     Job {
         name: "reap",
+        report: |h, hook| h.reap = Some(hook),
         alternatives: &[
             &[Attach::FEntry {
                 prog: "release_fentry",
@@ -223,18 +229,11 @@ pub fn load(config: Config, ring_buffer_bytes: u32, mode: HookMode) -> Result<Lo
         .map_max_entries("EVENTS", ring_buffer_bytes)
         .load(OBJECT)?;
     let mut fallbacks = Vec::new();
-    let mut chosen = Vec::new();
+    let mut hooks = Hooks::default();
     for job in &JOBS {
-        chosen.push(attach_job(&mut ebpf, &btf, job, mode, &mut fallbacks)?);
+        let hook = attach_job(&mut ebpf, &btf, job, mode, &mut fallbacks)?;
+        (job.report)(&mut hooks, hook);
     }
-    let [fork, exec, exit, reap] =
-        <[String; 4]>::try_from(chosen).map_err(|_| LoadError::MissingProgram("job"))?;
-    let hooks = Hooks {
-        fork: Some(fork),
-        exec: Some(exec),
-        exit: Some(exit),
-        reap: Some(reap),
-    };
     Ok(Loaded {
         ebpf,
         hooks,
