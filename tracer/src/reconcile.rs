@@ -105,8 +105,10 @@ pub struct PendingCheck {
     pub candidates: Vec<u32>,
 }
 
-/// How long candidates settle before the confirming read: well over an RCU grace period.
-pub const SETTLE_NS: u64 = 300_000_000;
+/// How long candidates settle before the confirming read: well over an RCU grace period,
+/// even on a loaded or emulated machine (under TCG or at load 10 on two cores, 300 ms was
+/// seen to be too short for sched_process_free).
+pub const SETTLE_NS: u64 = 1_000_000_000;
 
 /// First pass: compares the engine with `snap` (every event up to the end of the read already
 /// handled). With no candidate the check is complete and its record is returned; otherwise

@@ -190,8 +190,9 @@ fn continuous_churn_has_no_discrepancies() {
     t.wait_for(Duration::from_millis(2500), |_| false);
     let records = t.stop();
     let all = checks(&records);
+    // One per second, each taking up to 1 s more when it had candidates to confirm.
     assert!(
-        all.len() as u64 >= secs / 2,
+        all.len() as u64 >= secs / 3,
         "{} checks in {secs} s",
         all.len()
     );
