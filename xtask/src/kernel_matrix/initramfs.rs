@@ -15,28 +15,80 @@ use anyhow::{ensure, Context as _, Result};
 pub const GUEST_DIR: &str = "/opt/proctrace";
 
 /// Prints the `@@matrix` lines the report is built from, runs proctrace once for its start
-/// record and the test binary (extra arguments are passed on). Runs in the guests (from
-/// /init) and on the host, with busybox or the host's tools: POSIX sh, head, sed, uname.
-/// Expects PROCTRACE_BIN, PROCTRACE_SCENARIO_BIN and PROCTRACE_TESTS in the environment.
+/// record, then the test binary (extra arguments are passed on), then each test that failed
+/// once more on its own unless PROCTRACE_MATRIX_RETRY=0. Runs in the guests (from /init)
+/// and on the host, with busybox or the host's tools: POSIX sh, awk, head, mktemp, sed, tee,
+/// uname. Expects PROCTRACE_BIN, PROCTRACE_SCENARIO_BIN and PROCTRACE_TESTS in the
+/// environment.
 pub const RUN_TESTS_SH: &str = r#"#!/bin/sh
 # kernel-matrix: one run of the privileged tests on this kernel (see xtask/src/kernel_matrix).
 echo "@@matrix uname $(uname -r)"
-out=$(mktemp) err=$(mktemp)
+out=$(mktemp) err=$(mktemp) log=$(mktemp)
 "$PROCTRACE_BIN" --duration 1s >"$out" 2>"$err"
 echo "@@matrix start-exit $?"
 echo "@@matrix start $(head -n 1 "$out")"
 sed 's/^/@@matrix start-stderr /' "$err"
-rm -f "$out" "$err"
 echo "@@matrix tests-begin"
 # --report-time (per-test durations) is unstable in libtest; RUSTC_BOOTSTRAP lets the test
 # binary accept it at run time.
-RUSTC_BOOTSTRAP=1 "$PROCTRACE_TESTS" --test-threads=1 -Z unstable-options --report-time "$@"
-echo "@@matrix tests-exit $?"
+tests() {
+    RUSTC_BOOTSTRAP=1 "$PROCTRACE_TESTS" --test-threads=1 -Z unstable-options --report-time "$@" 2>&1
+}
+{
+    tests "$@"
+    echo "@@matrix tests-exit $?"
+} | tee "$log"
+if [ "${PROCTRACE_MATRIX_RETRY:-1}" != 0 ]; then
+    # The names libtest lists under its last "failures:" heading.
+    failed=$(awk '/^failures:$/ { names = ""; list = 1; next }
+                  /^test result:/ { list = 0 }
+                  list && /^    [^ ]/ { names = names " " $1 }
+                  END { print names }' "$log")
+    for name in $failed; do
+        echo "@@matrix retry $name"
+        tests --exact "$name"
+        echo "@@matrix retry-exit $?"
+    done
+fi
+rm -f "$out" "$err" "$log"
 "#;
 
+/// How the test binary runs (in the guests and on the host).
+#[derive(Debug, Default)]
+pub struct TestRun {
+    /// Extra arguments (a name filter, `--skip NAME`).
+    pub args: Vec<String>,
+    /// Extra environment variables (tests' own knobs).
+    pub env: Vec<(String, String)>,
+    /// Run each failed test once more.
+    pub retry: bool,
+}
+
+impl TestRun {
+    /// What differs from a plain run of the whole suite, for the report.
+    pub fn deviations(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.args.is_empty() {
+            notes.push(format!(
+                "the test binary ran with extra arguments {:?}: not the full suite",
+                self.args
+            ));
+        }
+        for (key, value) in &self.env {
+            notes.push(format!("the tests ran with {key}={value}"));
+        }
+        notes
+    }
+}
+
 /// PID 1 of the guests.
-fn init_script(test_args: &[String]) -> String {
-    let args: Vec<String> = test_args.iter().map(|a| shell_quote(a)).collect();
+fn init_script(run: &TestRun) -> String {
+    let args: Vec<String> = run.args.iter().map(|a| shell_quote(a)).collect();
+    let env: String = run
+        .env
+        .iter()
+        .map(|(key, value)| format!("export {key}={}\n", shell_quote(value)))
+        .collect();
     format!(
         r#"#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -54,7 +106,8 @@ echo "@@matrix booted $(cut -d ' ' -f 1 /proc/uptime)"
 export PROCTRACE_BIN={dir}/proctrace
 export PROCTRACE_SCENARIO_BIN={dir}/proctrace-scenario
 export PROCTRACE_TESTS={dir}/privileged
-sh {dir}/run-tests.sh {args}
+export PROCTRACE_MATRIX_RETRY={retry}
+{env}sh {dir}/run-tests.sh {args}
 echo "@@matrix uptime $(cut -d ' ' -f 1 /proc/uptime)"
 echo "@@matrix dmesg-begin"
 dmesg
@@ -64,6 +117,7 @@ poweroff -f
 "#,
         dir = GUEST_DIR,
         args = args.join(" "),
+        retry = u8::from(run.retry),
     )
 }
 
@@ -79,7 +133,7 @@ pub struct Contents<'a> {
     pub proctrace: &'a Path,
     pub scenario: &'a Path,
     pub tests: &'a Path,
-    pub test_args: &'a [String],
+    pub run: &'a TestRun,
 }
 
 /// Writes the initramfs to `out`.
@@ -139,7 +193,7 @@ pub fn write(out: &Path, contents: &Contents) -> Result<()> {
         0o755,
         RUN_TESTS_SH.as_bytes(),
     )?;
-    cpio.file("init", 0o755, init_script(contents.test_args).as_bytes())?;
+    cpio.file("init", 0o755, init_script(contents.run).as_bytes())?;
     cpio.finish()?
         .flush()
         .with_context(|| format!("writing {}", out.display()))
@@ -344,8 +398,18 @@ mod tests {
 
     #[test]
     fn init_passes_test_arguments_quoted() {
-        let init = init_script(&["--skip".into(), "it's".into()]);
-        assert!(init.contains("sh /opt/proctrace/run-tests.sh '--skip' 'it'\\''s'\n"));
+        let run = TestRun {
+            args: vec!["--skip".into(), "it's".into()],
+            env: vec![("PROCTRACE_CHURN_SECS".into(), "20".into())],
+            retry: false,
+        };
+        let init = init_script(&run);
+        assert!(init.contains(
+            "export PROCTRACE_CHURN_SECS='20'\nsh /opt/proctrace/run-tests.sh '--skip' 'it'\\''s'\n"
+        ));
+        assert!(init.contains("export PROCTRACE_MATRIX_RETRY=0\n"));
         assert!(init.ends_with("poweroff -f\n"));
+        assert_eq!(run.deviations().len(), 2);
+        assert!(TestRun::default().deviations().is_empty());
     }
 }

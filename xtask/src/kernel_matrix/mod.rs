@@ -12,10 +12,12 @@
 //! 4. one initramfs (static busybox from `busybox-static`, the three binaries, /init);
 //! 5. each kernel booted under qemu: /init mounts proc, sysfs, devtmpfs, tracefs, debugfs,
 //!    bpffs, cgroup2, prints `uname -r`, runs `proctrace --duration 1s` once for its start
-//!    record, runs the tests with `--test-threads=1` and powers off; the serial console is
-//!    kept in target/matrix/logs/<kernel>.log;
+//!    record, runs the tests with `--test-threads=1`, runs each failed test once more on its
+//!    own (a test that then passes counts as passed and is listed as such; `--no-retry`) and
+//!    powers off; the serial console is kept in target/matrix/logs/<kernel>.log;
 //! 6. the same test script on the host with the same binaries (the `host` row);
-//! 7. a table: kernel, `uname -r`, hooks, passed, failed, result. Any failure → exit 1.
+//! 7. a table (also in target/matrix/summary.md): kernel, `uname -r`, hooks, passed, failed,
+//!    result; then a closing `kernel-matrix: N passed, M failed` line. Any failure → exit 1.
 
 mod apt;
 mod initramfs;
@@ -50,9 +52,17 @@ pub struct Options {
     /// Refresh the package lists even when they are less than a day old
     #[arg(long)]
     refresh: bool,
+    /// Do not run a failed test once more (by default a test that fails and then passes on
+    /// its own counts as passed, and the report lists it)
+    #[arg(long)]
+    no_retry: bool,
     /// Give up on one kernel's run after this many seconds
     #[arg(long, default_value_t = 1200, value_name = "SECONDS")]
     timeout: u64,
+    /// Set an environment variable for the tests (repeatable; e.g. a test's own duration
+    /// knob); the report lists it
+    #[arg(long = "test-env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    test_env: Vec<(String, String)>,
     /// Extra arguments for the test binary (e.g. a name filter or `--skip NAME`); the report
     /// says the suite was not run in full
     #[arg(last = true)]
@@ -142,6 +152,11 @@ pub fn run(opts: Options) -> Result<()> {
         kernels.push((line.label, kernel));
     }
 
+    let run = initramfs::TestRun {
+        args: opts.test_args,
+        env: opts.test_env,
+        retry: !opts.no_retry,
+    };
     let initrd = matrix.join("initramfs.cpio");
     let applets = cmd::stdout_of(Command::new(&busybox).arg("--list-full"))?;
     initramfs::write(
@@ -152,7 +167,7 @@ pub fn run(opts: Options) -> Result<()> {
             proctrace: &bins.proctrace,
             scenario: &bins.scenario,
             tests: &bins.tests,
-            test_args: &opts.test_args,
+            run: &run,
         },
     )?;
     note(format_args!(
@@ -164,26 +179,11 @@ pub fn run(opts: Options) -> Result<()> {
     let timeout = Duration::from_secs(opts.timeout);
     let mut rows = Vec::new();
     if !opts.no_host {
-        let script = matrix.join("run-tests.sh");
-        fs::write(&script, initramfs::RUN_TESTS_SH)?;
-        let mut command = Command::new("sh");
-        command
-            .arg(&script)
-            .args(&opts.test_args)
-            .env("PROCTRACE_BIN", &bins.proctrace)
-            .env("PROCTRACE_SCENARIO_BIN", &bins.scenario)
-            .env("PROCTRACE_TESTS", &bins.tests);
-        rows.push(run_logged("host", command, &logs, timeout));
+        rows.push(host_row(&matrix, &bins, &run, timeout)?);
     }
     for (label, kernel) in kernels {
-        let row = match kernel {
-            Ok(vmlinuz) => {
-                let mut command = Command::new(QEMU);
-                command.args(qemu_args(&vmlinuz, &initrd));
-                let row = run_logged(label, command, &logs, timeout);
-                check_release(&row, &vmlinuz);
-                row
-            }
+        rows.push(match kernel {
+            Ok(vmlinuz) => guest_row(label, &vmlinuz, &initrd, &logs, timeout),
             Err(err) => Row {
                 kernel: label.to_owned(),
                 log: RunLog::default(),
@@ -192,34 +192,91 @@ pub fn run(opts: Options) -> Result<()> {
                 error: Some(format!("{err:#}")),
                 log_path: "-".into(),
             },
-        };
-        rows.push(row);
+        });
     }
+    conclude(&rows, &run, &matrix, started.elapsed())
+}
 
-    let table = report::render(&rows, &opts.test_args);
+/// The same script as in the guests, on the host, with the same binaries.
+fn host_row(
+    matrix: &Path,
+    bins: &StaticBins,
+    run: &initramfs::TestRun,
+    timeout: Duration,
+) -> Result<Row> {
+    let script = matrix.join("run-tests.sh");
+    fs::write(&script, initramfs::RUN_TESTS_SH)
+        .with_context(|| format!("writing {}", script.display()))?;
+    let mut command = Command::new("sh");
+    command
+        .arg(&script)
+        .args(&run.args)
+        .envs(run.env.iter().map(|(key, value)| (key, value)))
+        .env("PROCTRACE_BIN", &bins.proctrace)
+        .env("PROCTRACE_SCENARIO_BIN", &bins.scenario)
+        .env("PROCTRACE_TESTS", &bins.tests)
+        .env("PROCTRACE_MATRIX_RETRY", if run.retry { "1" } else { "0" });
+    Ok(run_logged("host", command, &matrix.join("logs"), timeout))
+}
+
+fn guest_row(label: &str, vmlinuz: &Path, initrd: &Path, logs: &Path, timeout: Duration) -> Row {
+    let mut command = Command::new(QEMU);
+    command.args(qemu_args(vmlinuz, initrd));
+    let row = run_logged(label, command, logs, timeout);
+    // The kernel that booted must be the one asked for.
+    let expected = fs::read_to_string(vmlinuz.with_file_name("release")).unwrap_or_default();
+    if let Some(uname) = row.log.uname.as_deref().filter(|u| *u != expected.trim()) {
+        note(format_args!(
+            "warning: {label} booted {uname}, its package says {}",
+            expected.trim()
+        ));
+    }
+    row
+}
+
+/// Print and save the table, then the closing line: tests over all rows, as CI reads it.
+fn conclude(rows: &[Row], run: &initramfs::TestRun, matrix: &Path, took: Duration) -> Result<()> {
+    let table = report::render(rows, &run.deviations());
     let summary = matrix.join("summary.md");
     fs::write(&summary, &table).with_context(|| format!("writing {}", summary.display()))?;
     eprintln!("\n{table}");
-    let failed: Vec<&str> = rows
+    let failed_rows: Vec<&str> = rows
         .iter()
         .filter(|r| !r.passed())
         .map(|r| r.kernel.as_str())
         .collect();
-    let total = started.elapsed().as_secs();
-    if failed.is_empty() {
+    let passed: usize = rows.iter().map(|r| r.log.passed_tests()).sum();
+    let failed: usize = rows.iter().map(|r| r.log.failed().len()).sum();
+    let took = took.as_secs();
+    if failed_rows.is_empty() {
         note(format_args!(
-            "kernel-matrix: PASSED ({} rows, {total} s; table in {})",
+            "kernel-matrix: PASSED ({} rows, {took} s; table in {})",
             rows.len(),
             summary.display()
         ));
-        Ok(())
     } else {
         note(format_args!(
-            "kernel-matrix: FAILED on {} ({total} s; logs in {})",
-            failed.join(", "),
-            logs.display()
+            "kernel-matrix: FAILED on {} ({took} s; logs in {})",
+            failed_rows.join(", "),
+            matrix.join("logs").display()
         ));
+    }
+    eprintln!("kernel-matrix: {passed} passed, {failed} failed");
+    if failed_rows.is_empty() {
+        Ok(())
+    } else {
         Err(Reported { code: 1 }.into())
+    }
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value))
+            if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok((key.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("{s:?}: expected KEY=VALUE")),
     }
 }
 
@@ -251,20 +308,6 @@ fn qemu_args(vmlinuz: &Path, initrd: &Path) -> Vec<std::ffi::OsString> {
     args.push("-initrd".into());
     args.push(initrd.into());
     args
-}
-
-/// The kernel that booted must be the one asked for.
-fn check_release(row: &Row, vmlinuz: &Path) {
-    let expected = fs::read_to_string(vmlinuz.with_file_name("release")).unwrap_or_default();
-    if let Some(uname) = &row.log.uname {
-        if uname != expected.trim() {
-            note(format_args!(
-                "warning: {} booted {uname}, its package says {}",
-                row.kernel,
-                expected.trim()
-            ));
-        }
-    }
 }
 
 /// `$XDG_CACHE_HOME/proctrace/kernels` or `~/.cache/proctrace/kernels`.
