@@ -241,15 +241,14 @@ fn compare(
                 heal: vec![Heal::Forget(v.pid)],
             }),
             None => {}
-            Some(p) if !snap.same_start(p.start_ns, v.start_ns) => {
-                if !new_during_read {
-                    findings.push(Finding {
-                        pid: v.pid,
-                        kind: Kind::Reused,
-                        heal: vec![Heal::Forget(v.pid), Heal::Seed((*p).clone())],
-                    });
-                }
-            }
+            // The pid was reused: ours is gone, /proc's is new to us.
+            Some(p) if !snap.same_start(p.start_ns, v.start_ns) && !new_during_read => findings
+                .push(Finding {
+                    pid: v.pid,
+                    kind: Kind::Reused,
+                    heal: vec![Heal::Forget(v.pid), Heal::Seed((*p).clone())],
+                }),
+            Some(p) if !snap.same_start(p.start_ns, v.start_ns) => {}
             Some(p) => {
                 let state_differs = match (p.zombie, v.zombie_since_ns) {
                     // The exit tracepoint fires before the task turns zombie and the ring

@@ -282,9 +282,9 @@ fn main() {
                 spawned += 1;
                 let now = boottime_ns();
                 // Every 50th child is left a zombie for 1.5 s, every 7th for 20 ms.
-                let linger = if i % 50 == 0 {
+                let linger = if i.is_multiple_of(50) {
                     1_500_000_000
-                } else if i % 7 == 0 {
+                } else if i.is_multiple_of(7) {
                     20_000_000
                 } else {
                     0
@@ -312,43 +312,39 @@ fn main() {
                 std::process::id()
             ));
         }
-        // A storm of N fork+exec children (large argv), with K sleepers kept alive for MS ms after it.
+        // A storm of N children that all stay alive for SECS seconds: each execs
+        // `sh -c 'exec sleep SECS'` with a 2 KiB filler argument, so the exec records flood a
+        // small ring buffer while the processes whose records are lost are still in /proc.
         "storm" => {
-            let n: usize = arg(&args, 1, 5000);
-            let k: usize = arg(&args, 2, 50);
-            let ms: u64 = arg(&args, 3, 4000);
-            let mut sleepers = Vec::with_capacity(k);
-            for j in 0..n {
+            let n: usize = arg(&args, 1, 1500);
+            let secs: u64 = arg(&args, 2, 3);
+            let script = CString::new(format!("exec /bin/sleep {secs}")).unwrap_or_default();
+            let filler = CString::new(vec![b'x'; 2048]).unwrap_or_default();
+            let mut children = Vec::with_capacity(n);
+            for _ in 0..n {
                 let child = fork();
                 if child == 0 {
-                    let step = (n / k.max(1)).max(1);
-                    if j % step == 0 {
-                        // Staggered, so the sleepers do not all end at the same moment.
-                        thread::sleep(Duration::from_millis(ms + (j / step) as u64 * 20));
-                        // SAFETY: ends the child.
-                        unsafe { libc::_exit(0) };
-                    }
-                    // Exec with a 2 KiB argument: large records fill the ring buffer fast.
-                    let prog = c"/bin/true";
-                    let big = CString::new(vec![b'x'; 2048]).unwrap_or_default();
-                    let argv = [prog.as_ptr(), big.as_ptr(), std::ptr::null()];
+                    let sh = c"/bin/sh";
+                    let argv = [
+                        sh.as_ptr(),
+                        c"-c".as_ptr(),
+                        script.as_ptr(),
+                        filler.as_ptr(),
+                        std::ptr::null(),
+                    ];
                     // SAFETY: valid NUL-terminated argv.
-                    unsafe { libc::execv(prog.as_ptr(), argv.as_ptr()) };
+                    unsafe { libc::execv(sh.as_ptr(), argv.as_ptr()) };
                     // SAFETY: exec failed; end the child.
                     unsafe { libc::_exit(127) };
                 }
-                if j % (n / k.max(1)).max(1) == 0 {
-                    sleepers.push(child);
-                } else {
-                    wait(child);
-                }
+                children.push(child);
             }
             say(format!(
                 "{{\"pid\":{},\"storm_done_ns\":{}}}",
                 std::process::id(),
                 boottime_ns()
             ));
-            for pid in sleepers {
+            for pid in children {
                 wait(pid);
             }
         }

@@ -110,7 +110,7 @@ fn tiny_ring_buffer_loses_then_heals(mode: &str) {
         "1s",
     ]);
     let out = Command::new(scenario_bin())
-        .args(["storm", "3000", "60", "3000"])
+        .args(["storm", "1500", "3"])
         .output()
         .expect("storm");
     assert!(out.status.success());
