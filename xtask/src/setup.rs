@@ -225,7 +225,8 @@ fn find_libllvm(lib_dir: &Path) -> Result<PathBuf> {
 }
 
 /// `$XDG_CACHE_HOME/proctrace` or `~/.cache/proctrace`.
-fn cache_dir() -> Result<PathBuf> {
+/// `$XDG_CACHE_HOME/proctrace` (or `~/.cache/proctrace`): downloads and builds kept between runs.
+pub(crate) fn cache_dir() -> Result<PathBuf> {
     let base = env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

@@ -312,12 +312,7 @@ fn qemu_args(vmlinuz: &Path, initrd: &Path) -> Vec<std::ffi::OsString> {
 
 /// `$XDG_CACHE_HOME/proctrace/kernels` or `~/.cache/proctrace/kernels`.
 fn cache_dir() -> Result<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| cmd::home_dir().map(|home| home.join(".cache")))
-        .context("neither XDG_CACHE_HOME nor HOME is set")?;
-    let dir = base.join("proctrace").join("kernels");
+    let dir = crate::setup::cache_dir()?.join("kernels");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }
