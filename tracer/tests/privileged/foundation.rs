@@ -163,17 +163,10 @@ fn exit_group_from_thread(mode: &str) {
 
 fn hostile_argv_survives(mode: &str) {
     use std::os::unix::ffi::OsStrExt;
-    let mut t = tracer(mode);
+    let t = tracer(mode);
     let weird = std::ffi::OsStr::from_bytes(b"bad\xff\xfeutf8");
-    let child = std::process::Command::new("/bin/true")
-        .args(["line\nbreak", "quote\"d", "back\\slash", "tab\there"])
-        .arg(weird)
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let _ = child.wait_with_output();
-    wait_exit(&mut t, pid);
-    let records = t.stop();
+    let args = ["line\nbreak", "quote\"d", "back\\slash", "tab\there"].map(std::ffi::OsStr::new);
+    let (pid, records) = run_true(t, args.into_iter().chain([weird]));
     let execs = of(&records, "exec", u64::from(pid));
     assert_eq!(execs.len(), 1);
     assert_eq!(
@@ -227,19 +220,12 @@ fn execveat_is_an_exec(mode: &str) {
 }
 
 fn long_argv_is_truncated(mode: &str) {
-    let mut t = tracer(mode);
+    let t = tracer(mode);
     // 20 arguments of 1,000 bytes: 20 KB of argv, past the 8 KiB cap.
     let long: Vec<String> = (0..20)
         .map(|i| format!("{i:02}{}", "a".repeat(998)))
         .collect();
-    let child = std::process::Command::new("/bin/true")
-        .args(&long)
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let _ = child.wait_with_output();
-    wait_exit(&mut t, pid);
-    let records = t.stop();
+    let (pid, records) = run_true(t, &long);
     let exec = of(&records, "exec", u64::from(pid))[0].clone();
     assert_eq!(exec["argv_truncated"], true);
     let argv: Vec<&str> = exec["argv"]
@@ -257,4 +243,20 @@ fn long_argv_is_truncated(mode: &str) {
         long[argv.len() - 2].starts_with(argv[argv.len() - 1]),
         "the cut argument is a prefix"
     );
+}
+
+/// Runs `/bin/true ARGS` under `t`, waits for its exit record, stops `t`.
+fn run_true<I, S>(mut t: crate::common::Tracer, args: I) -> (u32, Vec<Value>)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let child = std::process::Command::new("/bin/true")
+        .args(args)
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let _ = child.wait_with_output();
+    wait_exit(&mut t, pid);
+    (pid, t.stop())
 }

@@ -273,18 +273,14 @@ pub fn run(opts: Options) -> Result<()> {
             runs: 1,
             scale: 1.0,
         };
-        fs::write(
-            bench_dir.join("soak.json"),
+        return publish(
+            &report_path,
+            &bench_dir,
+            "soak",
             report::soak_json(&meta, &soak).to_string(),
-        )?;
-        report::write_section(&report_path, "soak", &report::soak_markdown(&meta, &soak))?;
-        note(format_args!(
-            "soak done in {:.0} s: {} (raw numbers: {})",
-            elapsed.as_secs_f64(),
-            report_path.display(),
-            bench_dir.join("soak.json").display()
-        ));
-        return Ok(());
+            &report::soak_markdown(&meta, &soak),
+            elapsed,
+        );
     }
 
     let workloads: Vec<&Workload> = if opts.workloads.is_empty() {
@@ -397,16 +393,38 @@ pub fn run(opts: Options) -> Result<()> {
         traced: &traced,
         workers: ctx.workers,
     };
-    fs::write(
-        bench_dir.join("raw.json"),
+    publish(
+        &report_path,
+        &bench_dir,
+        "quick",
         report::side_json(&meta, &side).to_string(),
-    )?;
-    report::write_section(&report_path, "quick", &report::side_markdown(&meta, &side))?;
+        &report::side_markdown(&meta, &side),
+        elapsed,
+    )
+}
+
+/// Keeps the raw numbers (`soak.json` for the soak, `raw.json` otherwise) and regenerates
+/// the mode's section of BENCHMARKS.md.
+fn publish(
+    report_path: &Path,
+    bench_dir: &Path,
+    section: &str,
+    json: String,
+    markdown: &str,
+    elapsed: std::time::Duration,
+) -> Result<()> {
+    let (raw, what) = if section == "soak" {
+        ("soak.json", "soak")
+    } else {
+        ("raw.json", "bench")
+    };
+    fs::write(bench_dir.join(raw), json)?;
+    report::write_section(report_path, section, markdown)?;
     note(format_args!(
-        "bench done in {:.0} s: {} (raw numbers: {})",
+        "{what} done in {:.0} s: {} (raw numbers: {})",
         elapsed.as_secs_f64(),
         report_path.display(),
-        bench_dir.join("raw.json").display()
+        bench_dir.join(raw).display()
     ));
     Ok(())
 }
