@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use btf_rs::{Btf, Member, Struct, Type};
+use btf_rs::{Backend, Btf, Member, Struct, Type};
 use thiserror::Error;
 
 /// Where the kernel exposes its own BTF (kernel/bpf/sysfs_btf.c, CONFIG_DEBUG_INFO_BTF).
@@ -73,19 +73,55 @@ impl MemberLookup for Btf {
 }
 
 /// Loads BTF from `path` (normally [`VMLINUX_BTF`]).
+///
+/// Always through a mapping, which btf-rs parses lazily: only the types we ask for, about
+/// 8 ms and little memory, where reading it parses every type (about 65 ms and tens of MB;
+/// btf-rs's plain file reader is worse still: one lseek per type, about 127,000 calls, which
+/// under emulation costs seconds). Newer kernels let us map the sysfs file itself
+/// (btf_sysfs_vmlinux_mmap in kernel/bpf/sysfs_btf.c: our 6.18 host, the 7.3 guest); on
+/// older ones (6.1, 6.12) it is read once and mapped from a memfd copy.
 pub fn open(path: &Path) -> Result<Btf, BtfError> {
-    match Btf::from_file(path) {
-        Ok(btf) => Ok(btf),
+    match Btf::from_file_with_backend(path, Backend::Mmap) {
+        Ok(btf) => return Ok(btf),
         Err(btf_rs::Error::IO(e)) if e.kind() == io::ErrorKind::NotFound => {
-            Err(BtfError::NotFound {
+            return Err(BtfError::NotFound {
                 path: path.to_owned(),
             })
         }
-        Err(source) => Err(BtfError::Load {
-            path: path.to_owned(),
-            source,
-        }),
+        // Not mappable (an older kernel) or a mapping btf-rs rejected: copy it.
+        Err(_) => {}
     }
+    let load_error = |source| BtfError::Load {
+        path: path.to_owned(),
+        source,
+    };
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => BtfError::NotFound {
+            path: path.to_owned(),
+        },
+        _ => load_error(btf_rs::Error::IO(e)),
+    })?;
+    match map_copy(&bytes) {
+        Ok(btf) => Ok(btf),
+        // No memfd (or no /proc to name it): parse from memory, slower but equivalent.
+        Err(btf_rs::Error::IO(_)) => Btf::from_bytes(&bytes).map_err(load_error),
+        Err(e) => Err(load_error(e)),
+    }
+}
+
+/// `bytes` copied into a memfd and mapped from there (btf-rs maps only named files).
+fn map_copy(bytes: &[u8]) -> Result<Btf, btf_rs::Error> {
+    use std::{io::Write as _, os::fd::FromRawFd as _};
+    // SAFETY: a NUL-terminated name and valid flags; the fd is owned by `file` below.
+    let fd = unsafe { libc::memfd_create(c"proctrace-btf".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    // SAFETY: `fd` was just created and nothing else owns it.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    // The mapping keeps the memfd's pages after `file` is closed.
+    Btf::from_file_with_backend(format!("/proc/self/fd/{fd}"), Backend::Mmap)
 }
 
 /// Byte offset of `member_path` in `struct struct_name` (or union).
@@ -717,6 +753,19 @@ mod tests {
         };
         assert_eq!(config.sighand_action, handler);
         assert!(config.sigaction_size >= 16);
+        // Every way of loading (the sysfs file mapped, a memfd copy mapped on older
+        // kernels, all of it parsed from memory) gives the same offsets.
+        let bytes = std::fs::read(VMLINUX_BTF).expect("read vmlinux BTF");
+        let copies = [
+            map_copy(&bytes).expect("memfd copy of vmlinux BTF"),
+            Btf::from_bytes(&bytes).expect("vmlinux BTF from memory"),
+        ];
+        for other in &copies {
+            match crate::offsets::config_from(&formats, other) {
+                Ok((c, _)) => assert_eq!(format!("{c:?}"), format!("{config:?}")),
+                Err(e) => panic!("{e}"),
+            }
+        }
         eprintln!("real_vmlinux: {config:?}\n{report:?}");
     }
 }

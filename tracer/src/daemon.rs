@@ -207,8 +207,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         records.clear();
     }
 
-    // Drain what is already in the ring buffer, then account for anything lost, then the
-    // summary: it is the last line.
+    // Detach first, so the final drain sees every event up to the end; then account for
+    // anything lost, then the summary: it is the last line.
+    loader::detach_all(&mut ebpf);
     drain(
         ring.get_mut(),
         &mut engine,
@@ -224,7 +225,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     engine.tick(now, &mut records);
     engine.summary(now, &mut records);
     emit(&mut out, &records)?;
-    // Dropping `ebpf` detaches every program.
     drop(ebpf);
     Ok(())
 }

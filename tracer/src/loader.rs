@@ -2,7 +2,7 @@
 //! most precise hook first and falls back when the kernel refuses it, and the choice is
 //! reported in the `start` record. Hooks are decided by what loads, never by version.
 use aya::{
-    programs::{BtfTracePoint, FEntry, KProbe, TracePoint},
+    programs::{BtfTracePoint, FEntry, KProbe, Program, TracePoint},
     Btf, Ebpf, EbpfLoader,
 };
 use thiserror::Error;
@@ -222,8 +222,13 @@ pub struct Loaded {
 }
 
 pub fn load(config: Config, ring_buffer_bytes: u32, mode: HookMode) -> Result<Loaded, LoadError> {
+    // EbpfLoader::new() parses the kernel BTF itself and aya offers no way around it, but
+    // the programs need our own copy to attach by name: drop the loader's before parsing
+    // ours, so the two are never in memory at once (start-up peak RSS).
+    let mut loader = EbpfLoader::new();
+    loader.btf(None);
     let btf = Btf::from_sys_fs()?;
-    let mut ebpf = EbpfLoader::new()
+    let mut ebpf = loader
         .btf(Some(&btf))
         .override_global("CONFIG", &config, true)
         .map_max_entries("EVENTS", ring_buffer_bytes)
@@ -289,4 +294,27 @@ fn error_chain(err: &anyhow::Error) -> String {
         .map(|e| e.to_string().lines().next().unwrap_or_default().to_owned())
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// Detaches every program, all at once. Releasing a BTF tracepoint link blocks the closing
+/// thread until the kernel has retired the probe (about one RCU grace period: 70 ms each
+/// on our hosts, several hundred ms under emulation). Dropping `Ebpf` releases them one after
+/// another; from parallel threads the waits overlap, so shutdown costs one of them.
+pub fn detach_all(ebpf: &mut Ebpf) {
+    std::thread::scope(|scope| {
+        for (_, program) in ebpf.programs_mut() {
+            scope.spawn(move || unload(program));
+        }
+    });
+}
+
+fn unload(program: &mut Program) {
+    // Errors here mean "was not loaded" (an alternative that lost): nothing to undo.
+    let _ = match program {
+        Program::BtfTracePoint(p) => p.unload(),
+        Program::TracePoint(p) => p.unload(),
+        Program::FEntry(p) => p.unload(),
+        Program::KProbe(p) => p.unload(),
+        _ => Ok(()),
+    };
 }
