@@ -1,6 +1,8 @@
 //! Loading and attaching the kernel programs. Each job (fork, exec, exit, reap) probes the
 //! most precise hook first and falls back when the kernel refuses it, and the choice is
 //! reported in the `start` record. Hooks are decided by what loads, never by version.
+use std::sync::{Mutex, PoisonError};
+
 use aya::{
     programs::{BtfTracePoint, FEntry, KProbe, Program, TracePoint},
     Btf, Ebpf, EbpfLoader,
@@ -295,10 +297,27 @@ fn error_chain(err: &anyhow::Error) -> String {
 /// our hosts, several hundred ms under emulation). Dropping `Ebpf` releases them one after
 /// another; from parallel threads the waits partly overlap (280 ms → 155 ms here).
 pub fn detach_all(ebpf: &mut Ebpf) {
-    std::thread::scope(|scope| {
-        for (_, program) in ebpf.programs_mut() {
-            scope.spawn(move || unload(program));
+    let queue = Mutex::new(ebpf.programs_mut().map(|(_, p)| p).collect::<Vec<_>>());
+    let work = || loop {
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        match next {
+            Some(program) => unload(program),
+            None => break,
         }
+    };
+    std::thread::scope(|scope| {
+        let helpers = queue.lock().unwrap_or_else(PoisonError::into_inner).len();
+        for _ in 1..helpers {
+            // A host out of threads (a fork bomb is when a tracer is wanted most) must still
+            // get its summary: this thread works through whatever is left.
+            let spawned = std::thread::Builder::new()
+                .name("proctrace-detach".into())
+                .spawn_scoped(scope, work);
+            if spawned.is_err() {
+                break;
+            }
+        }
+        work();
     });
 }
 
