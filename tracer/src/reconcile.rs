@@ -110,6 +110,10 @@ pub struct PendingCheck {
 /// seen to be too short for sched_process_free).
 pub const SETTLE_NS: u64 = 1_000_000_000;
 
+/// How long a zombie may be gone from /proc before its release event is given up on and it is
+/// reported `missing`: lazy RCU (CONFIG_RCU_LAZY) holds callbacks for up to 10 s.
+const RELEASE_WAIT_NS: u64 = 30_000_000_000;
+
 /// First pass: compares the engine with `snap` (every event up to the end of the read already
 /// handled). With no candidate the check is complete and its record is returned; otherwise
 /// the daemon reads the candidates again after [`SETTLE_NS`] and calls [`finish`].
@@ -235,11 +239,27 @@ fn compare(
         // Forked after the read began: readdir may have passed its slot already.
         let new_during_read = v.start_ns >= began.saturating_sub(2 * snap.tick_ns);
         match in_proc.get(&v.pid) {
-            None if !new_during_read => findings.push(Finding {
-                pid: v.pid,
-                kind: Kind::Missing,
-                heal: vec![Heal::Forget(v.pid)],
-            }),
+            None if !new_during_read => {
+                // A zombie gone from /proc has been released: release_task() unhashes it
+                // (kernel/exit.c, __exit_signal) and sched_process_free follows an RCU grace
+                // period later, which on a loaded host was seen to take over a second. Where
+                // no hook saw the releaser's wait (without a release_task hook, our pid 1's
+                // reaps are seen only through sched_process_free), that event is the reap:
+                // with nothing lost since the zombie died it is still coming, so wait for it.
+                if let Some(since) = v.zombie_since_ns {
+                    let gone = v.gone_since_ns.unwrap_or(began);
+                    let nothing_lost = engine.last_lost_ns().is_none_or(|t| t < since);
+                    if nothing_lost && began.saturating_sub(gone) < RELEASE_WAIT_NS {
+                        adopt.push(Heal::Gone(v.pid, gone));
+                        continue;
+                    }
+                }
+                findings.push(Finding {
+                    pid: v.pid,
+                    kind: Kind::Missing,
+                    heal: vec![Heal::Forget(v.pid)],
+                })
+            }
             None => {}
             // The pid was reused: ours is gone, /proc's is new to us.
             Some(p) if !snap.same_start(p.start_ns, v.start_ns) && !new_during_read => findings
@@ -330,6 +350,7 @@ fn apply(engine: &mut Engine, heal: &Heal, since_ns: u64) {
         }
         Heal::Alive(pid) => engine.mark_alive(*pid),
         Heal::Ppid(pid, ppid) => engine.set_ppid(*pid, *ppid),
+        Heal::Gone(pid, ns) => engine.mark_gone(*pid, *ns),
     }
 }
 
@@ -340,6 +361,8 @@ enum Heal {
     Zombie(u32, Option<u32>),
     Alive(u32),
     Ppid(u32, u32),
+    /// A released zombie whose release event is awaited, gone from /proc since then.
+    Gone(u32, u64),
 }
 
 #[cfg(test)]
@@ -347,7 +370,7 @@ mod tests {
     use super::*;
     use crate::{
         engine::EngineConfig,
-        event::{Exit, ExitStatus, Fork, Wait},
+        event::{Exit, ExitStatus, Fork, Free, Wait},
         record::{Clock, ZombieSource},
     };
 
@@ -560,6 +583,71 @@ mod tests {
         assert_eq!(c.reason, CheckReason::Lost);
         assert!(e.process(10).is_none(), "healed");
         assert_eq!(check_twice(&mut e, &s).1, (1, 0, 0, 0));
+    }
+
+    /// A zombie that left /proc was released; its release event (sched_process_free, an RCU
+    /// grace period late) is awaited instead of calling the zombie missing.
+    #[test]
+    fn released_zombie_waits_for_its_release_event() {
+        let mut e = seeded(vec![entry(10, 1, TICK, false)]);
+        exit(&mut e, 10, 1, TICK, 2 * SEC);
+        let s = snap(5 * SEC, vec![entry(1, 0, 0, false)]);
+        assert_eq!(check_twice(&mut e, &s), ((2, 0, 0, 0), (2, 0, 0, 0)));
+        assert_eq!(
+            e.process(10).and_then(|p| p.gone_since_ns),
+            Some(5 * SEC),
+            "first seen gone by the first check"
+        );
+        let mut out = Vec::new();
+        e.handle(
+            KernelEvent::Free(Free {
+                ktime_ns: 7 * SEC,
+                pid: 10,
+                start_ns: TICK,
+            }),
+            &mut out,
+        );
+        let Some(Record::Reap(reap)) = out.last() else {
+            panic!("a reap record: {out:?}")
+        };
+        assert_eq!(reap.zombie_ns, Some(5 * SEC));
+        assert!(e.process(10).is_none());
+    }
+
+    #[test]
+    fn released_zombie_is_missing_when_its_release_never_comes() {
+        let mut e = seeded(vec![entry(10, 1, TICK, false)]);
+        exit(&mut e, 10, 1, TICK, 2 * SEC);
+        let gone = vec![entry(1, 0, 0, false)];
+        let r = check(
+            &mut e,
+            &snap(5 * SEC, gone.clone()),
+            CheckReason::Interval,
+            5 * SEC,
+        );
+        assert_eq!(counts(&r), (2, 0, 0, 0));
+        let later = 5 * SEC + RELEASE_WAIT_NS - SEC;
+        let r = check(
+            &mut e,
+            &snap(later, gone.clone()),
+            CheckReason::Interval,
+            later,
+        );
+        assert_eq!(counts(&r), (2, 0, 0, 0), "still within the wait");
+        let late = 5 * SEC + RELEASE_WAIT_NS;
+        let r = check(&mut e, &snap(late, gone), CheckReason::Interval, late);
+        assert_eq!(counts(&r), (2, 1, 0, 0));
+        assert!(e.process(10).is_none(), "healed");
+    }
+
+    /// After a loss the release event may be among what was lost: no waiting.
+    #[test]
+    fn released_zombie_after_a_loss_is_missing_at_once() {
+        let mut e = seeded(vec![entry(10, 1, TICK, false)]);
+        exit(&mut e, 10, 1, TICK, 2 * SEC);
+        e.lost(1, 3 * SEC, &mut Vec::new());
+        let s = snap(5 * SEC, vec![entry(1, 0, 0, false)]);
+        assert_eq!(check_twice(&mut e, &s), ((2, 1, 0, 0), (1, 0, 0, 0)));
     }
 
     #[test]

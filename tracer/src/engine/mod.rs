@@ -77,6 +77,9 @@ struct Proc {
     exit_status: Option<ExitStatus>,
     /// Where its zombie state was learnt: the trace, or a /proc scan.
     zombie_source: ZombieSource,
+    /// When a /proc check first found this zombie gone (released, its release event not
+    /// handled yet): see reconcile.rs.
+    gone_since_ns: Option<u64>,
 }
 
 impl Proc {
@@ -92,6 +95,7 @@ impl Proc {
             state: State::Alive,
             exit_status: None,
             zombie_source: ZombieSource::Trace,
+            gone_since_ns: None,
         }
     }
 
@@ -120,6 +124,7 @@ impl Proc {
             uid: self.uid,
             start_ns: self.start_ns,
             zombie_since_ns: self.zombie_since(),
+            gone_since_ns: self.gone_since_ns,
         }
     }
 
@@ -143,6 +148,8 @@ pub struct ProcView<'a> {
     pub start_ns: u64,
     /// Exit time (ktime) when the process is a zombie.
     pub zombie_since_ns: Option<u64>,
+    /// See [`Engine::mark_gone`].
+    pub gone_since_ns: Option<u64>,
 }
 
 pub struct Engine {
@@ -157,6 +164,8 @@ pub struct Engine {
     recent_order: VecDeque<(u32, u64)>,
     counts: Counts,
     lost_total: u64,
+    /// When the latest loss was noticed.
+    last_lost_ns: Option<u64>,
     zombie_hist: LogHistogram,
     first_ktime_ns: Option<u64>,
 }
@@ -172,6 +181,7 @@ impl Engine {
             recent_order: VecDeque::new(),
             counts: Counts::default(),
             lost_total: 0,
+            last_lost_ns: None,
             zombie_hist: LogHistogram::new(),
             first_ktime_ns: None,
         }
@@ -211,6 +221,7 @@ impl Engine {
         }
         self.advance(ktime_ns, out);
         self.lost_total = self.lost_total.saturating_add(count);
+        self.last_lost_ns = Some(ktime_ns);
         let time = self.clock.wall(ktime_ns);
         self.push(
             Record::Lost(LostRecord {
@@ -796,6 +807,18 @@ impl Engine {
     /// Stops tracking `pid` (it is gone: its exit or reap was missed).
     pub fn forget(&mut self, pid: u32) {
         self.remove(pid);
+    }
+
+    /// Notes that /proc no longer shows the zombie `pid` (from `ns` on, if not noted before).
+    pub fn mark_gone(&mut self, pid: u32, ns: u64) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.gone_since_ns.get_or_insert(ns);
+        }
+    }
+
+    /// When the latest loss of events was noticed.
+    pub fn last_lost_ns(&self) -> Option<u64> {
+        self.last_lost_ns
     }
 
     /// The process's parent changed without an event (reparenting when its parent died).

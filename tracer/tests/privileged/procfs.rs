@@ -1,5 +1,6 @@
 //! Agreement with /proc: the start-up snapshot and the continuous `proc_check`.
 use std::{
+    collections::HashSet,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -223,9 +224,27 @@ fn continuous_churn_has_no_discrepancies() {
         .filter(|(_, n)| *n > 0)
         .map(|(r, _)| *r)
         .collect();
+    // What the trace said about each pid reported, to tell a hook gap from a race.
+    let named: HashSet<u64> = bad
+        .iter()
+        .flat_map(|r| ["missing", "unknown", "mismatched"].map(|k| &r[k]["pids"]))
+        .filter_map(|pids| pids.as_array())
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
+    let history: Vec<String> = records
+        .iter()
+        .filter(|r| {
+            ["pid", "ppid", "reaper"]
+                .iter()
+                .any(|k| r[*k].as_u64().is_some_and(|p| named.contains(&p)))
+        })
+        .map(Value::to_string)
+        .collect();
     assert!(
         bad.is_empty(),
-        "proc_check discrepancies during churn ({} spawned): {bad:#?}",
-        result["spawned"]
+        "proc_check discrepancies during churn ({} spawned): {bad:#?}\nrecords naming them:\n{}",
+        result["spawned"],
+        history.join("\n")
     );
 }
