@@ -162,7 +162,10 @@ pub struct WaitEvent {
     pub status: u32,
     /// 0 for wait4, 1 for waitid.
     pub syscall: u32,
-    pub _pad: u32,
+    /// The waiter's pid-namespace level (`task->thread_pid->level`), or [`ABSENT`]. Above 0
+    /// the syscall returned a pid of that namespace, not the global pid every other event
+    /// carries.
+    pub ns_level: u32,
 }
 const _: () = assert!(core::mem::size_of::<WaitEvent>() == 24 + 16);
 
@@ -226,6 +229,9 @@ pub struct Config {
     pub task_mm: u32,
     pub task_ptrace: u32,
     pub task_flags: u32,
+    pub task_thread_pid: u32,
+    // struct pid
+    pub pid_level: u32,
     // signal_struct
     pub signal_live: u32,
     pub signal_flags: u32,
@@ -253,7 +259,7 @@ pub struct Config {
     pub self_tgid: u32,
     pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<Config>() == 38 * 4);
+const _: () = assert!(core::mem::size_of::<Config>() == 40 * 4);
 
 impl Config {
     pub const fn absent() -> Self {
@@ -280,6 +286,8 @@ impl Config {
             task_mm: ABSENT,
             task_ptrace: ABSENT,
             task_flags: ABSENT,
+            task_thread_pid: ABSENT,
+            pid_level: ABSENT,
             signal_live: ABSENT,
             signal_flags: ABSENT,
             signal_group_exit_code: ABSENT,

@@ -78,6 +78,14 @@ impl Task {
         }
     }
 
+    /// Level of the pid namespace the task lives in (0: the initial one), or [`ABSENT`].
+    #[inline(always)]
+    pub fn pid_ns_level(self) -> u32 {
+        read_at::<u64>(self.0, conf!(task_thread_pid))
+            .and_then(|pid| read_at::<u32>(pid, conf!(pid_level)))
+            .unwrap_or(ABSENT)
+    }
+
     /// Tgid of the real parent (what getppid() returns), or 0.
     #[inline(always)]
     pub fn ppid(self) -> u32 {

@@ -137,18 +137,19 @@ fn try_exit(ctx: &TracePointContext, syscall: u32) -> Result<(), ReadError> {
         return Ok(());
     };
     let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    let current = Task::current();
     entry.write(WaitEvent {
         header: EventHeader {
             kind: kind::WAIT,
             tid: pid_tgid as u32,
             ktime_ns: boot_ns(),
             pid: (pid_tgid >> 32) as u32,
-            ppid: Task::current().ppid(),
+            ppid: current.ppid(),
         },
         reaped,
         status,
         syscall,
-        _pad: 0,
+        ns_level: current.pid_ns_level(),
     });
     entry.submit(0);
     Ok(())

@@ -21,8 +21,10 @@ use crate::{
     event::KernelEvent,
     loader,
     output::{JsonWriter, OutputError},
-    procscan, reconcile,
-    record::{CheckReason, Record, StartRecord},
+    procscan,
+    progstats::ProgStats,
+    reconcile,
+    record::{CheckReason, LostCauses, Record, StartRecord},
     timefmt::{boottime_now_ns, Clock},
     tracefs,
 };
@@ -62,6 +64,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
     let counters: PerCpuArray<MapData, u64> =
         PerCpuArray::try_from(ebpf.take_map("COUNTERS").context("COUNTERS map missing")?)?;
+    let progstats = ProgStats::new(&ebpf);
     // SAFETY: the ring buffer owns its fd and outlives the registration (both live in `ring`).
     let mut ring = unsafe { AsyncFd::register(ring) }
         .map_err(|e| e.into_parts().1)
@@ -113,7 +116,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let deadline = args.duration.map(|d| Instant::now() + d);
     // From 0: losses during start-up (the /proc read) are reported like any other.
-    let mut lost_seen = 0;
+    let mut lost_seen = LostCauses::default();
     let mut lost_poll = tokio::time::interval(LOST_POLL);
     let checks = !args.proc_check_interval.is_zero();
     let period = if checks {
@@ -153,10 +156,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 engine.tick(boottime_now_ns()?, &mut records);
             }
             _ = lost_poll.tick() => {
-                // Records we could not decode are lost to the user too: count them.
-                let total = read_lost(&counters) + decode_errors;
-                if total > lost_seen {
-                    engine.lost(total - lost_seen, boottime_now_ns()?, &mut records);
+                let total = lost_so_far(&counters, &progstats, decode_errors);
+                let new = total.since(&lost_seen);
+                if new.total() > 0 {
+                    engine.lost(new, boottime_now_ns()?, &mut records);
                     lost_seen = total;
                     // What was lost left the engine wrong somewhere: check /proc now.
                     check_due = Some(CheckReason::Lost);
@@ -218,10 +221,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         in_buffer,
     );
     let now = boottime_now_ns()?;
-    let total = read_lost(&counters) + decode_errors;
-    if total > lost_seen {
-        engine.lost(total - lost_seen, now, &mut records);
-    }
+    let total = lost_so_far(&counters, &progstats, decode_errors);
+    engine.lost(total.since(&lost_seen), now, &mut records);
     engine.tick(now, &mut records);
     engine.summary(now, &mut records);
     emit(&mut out, &records)?;
@@ -282,11 +283,21 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-fn read_lost(counters: &PerCpuArray<MapData, u64>) -> u64 {
-    counters
-        .get(&counter::RINGBUF_FULL, 0)
-        .map(|values| values.iter().sum())
-        .unwrap_or(0)
+/// Every loss counter, as totals since start. Records we could not decode are lost to the
+/// user too.
+fn lost_so_far(
+    counters: &PerCpuArray<MapData, u64>,
+    progstats: &ProgStats,
+    decode_errors: u64,
+) -> LostCauses {
+    LostCauses {
+        ring_buffer_full: counters
+            .get(&counter::RINGBUF_FULL, 0)
+            .map(|values| values.iter().sum())
+            .unwrap_or(0),
+        recursion: progstats.recursion_misses(),
+        undecodable: decode_errors,
+    }
 }
 
 fn tracefs_root() -> anyhow::Result<std::path::PathBuf> {

@@ -118,6 +118,9 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 reaper_tid: header.tid,
                 reaped: ev.reaped,
                 status: (ev.status != ABSENT).then_some(ev.status),
+                // An unreadable level is taken as the initial namespace, where almost every
+                // waiter lives.
+                ns_local: ev.ns_level != 0 && ev.ns_level != ABSENT,
             })
         }
         kind::FREE => {
@@ -293,12 +296,25 @@ mod tests {
             reaped: 6,
             status: ABSENT,
             syscall: 0,
-            _pad: 0,
+            ns_level: ABSENT,
         };
         let KernelEvent::Wait(w) = decode(&bytes_of(&ev)).unwrap() else {
             panic!("not wait")
         };
-        assert_eq!((w.reaper, w.reaped, w.status), (5, 6, None));
+        assert_eq!(
+            (w.reaper, w.reaped, w.status, w.ns_local),
+            (5, 6, None, false)
+        );
+        for (level, ns_local) in [(0, false), (1, true), (3, true)] {
+            let ev = WaitEvent {
+                ns_level: level,
+                ..ev
+            };
+            let KernelEvent::Wait(w) = decode(&bytes_of(&ev)).unwrap() else {
+                panic!("not wait")
+            };
+            assert_eq!(w.ns_local, ns_local, "level {level}");
+        }
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub struct Wait {
     pub reaped: u32,
     /// Raw wait status if it could be read.
     pub status: Option<u32>,
+    /// The waiter is in a child pid namespace: `reaped` is a pid of that namespace, not a
+    /// global one, and names nothing we track.
+    pub ns_local: bool,
 }
 
 /// `sched_process_free` of a thread-group leader: released (fires an RCU grace period after

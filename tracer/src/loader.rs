@@ -130,6 +130,18 @@ struct Job {
     report: fn(&mut Hooks, String),
 }
 
+/// The job (`fork`, `exec`, `exit`, `reap`) a program serves, by its name.
+pub fn job_of(prog: &str) -> Option<&'static str> {
+    JOBS.iter()
+        .find(|job| {
+            job.alternatives
+                .iter()
+                .flat_map(|alt| alt.iter())
+                .any(|a| a.prog() == prog)
+        })
+        .map(|job| job.name)
+}
+
 const fn btf(prog: &'static str, tracepoint: &'static str) -> Attach {
     Attach::Btf { prog, tracepoint }
 }
@@ -330,4 +342,21 @@ fn unload(program: &mut Program) {
         Program::KProbe(p) => p.unload(),
         _ => Ok(()),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_program_has_one_job() {
+        for job in &JOBS {
+            for a in job.alternatives.iter().flat_map(|alt| alt.iter()) {
+                assert_eq!(job_of(a.prog()), Some(job.name), "{}", a.prog());
+            }
+        }
+        assert_eq!(job_of("free_tp"), Some("reap"));
+        assert_eq!(job_of("wait4_exit"), Some("reap"));
+        assert_eq!(job_of("no_such_program"), None);
+    }
 }

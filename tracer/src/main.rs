@@ -10,6 +10,7 @@ mod offsets;
 mod output;
 mod privileges;
 mod procscan;
+mod progstats;
 mod reconcile;
 mod record;
 mod timefmt;

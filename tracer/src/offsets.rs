@@ -289,6 +289,11 @@ pub fn config_from(
     // PF_EXITING tells an exiting releaser (autoreap in exit_notify()) from a waiter
     // (wait_task_zombie()) in release_task().
     c.task_flags = task("flags")?;
+    // A waiter in a child pid namespace gets that namespace's pid back from wait4/waitid
+    // (kernel/exit.c wait_task_zombie(): task_pid_vnr()); its level tells (struct pid in
+    // include/linux/pid.h; thread_pid since 4.19).
+    c.task_thread_pid = task("thread_pid")?;
+    c.pid_level = btf.member_offset("pid", "level")?;
 
     // signal_struct (include/linux/sched/signal.h): `live` counts the group's live threads
     // (do_exit()); `flags & SIGNAL_GROUP_EXIT` selects group_exit_code as the wait status.
@@ -514,6 +519,8 @@ mod tests {
                 (("task_struct", "mm"), 900),
                 (("task_struct", "ptrace"), 36),
                 (("task_struct", "flags"), 44),
+                (("task_struct", "thread_pid"), 1400),
+                (("pid", "level"), 4),
                 (("signal_struct", "live"), 20),
                 (("signal_struct", "flags"), 112),
                 (("signal_struct", "group_exit_code"), 108),
@@ -638,6 +645,8 @@ mod tests {
             task_mm: 900,
             task_ptrace: 36,
             task_flags: 44,
+            task_thread_pid: 1400,
+            pid_level: 4,
             signal_live: 20,
             signal_flags: 112,
             signal_group_exit_code: 108,
@@ -924,8 +933,10 @@ mod tests {
                 M("mm", ptr, 512, 0),
                 M("comm", comm, 576, 0),
                 M("flags", int, 704, 0),
+                M("thread_pid", ptr, 768, 0),
             ],
         );
+        e.structure("pid", 16, &[M("count", int, 0, 0), M("level", int, 32, 0)]);
         e.structure(
             "signal_struct",
             16,
@@ -969,6 +980,7 @@ mod tests {
         assert_eq!((c.fork_child_pid, c.fork_child_comm_data_loc), (44, 0));
         assert_eq!((c.task_pid, c.task_tgid, c.task_comm), (4, 8, 72));
         assert_eq!(c.task_start_boottime, 32);
+        assert_eq!((c.task_thread_pid, c.pid_level), (96, 4));
         assert_eq!(r.task_start_time_member, "real_start_time");
         assert_eq!(
             (c.sighand_action, c.sigaction_flags, c.sigaction_size),

@@ -90,7 +90,7 @@ impl<W: Write> JsonWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Clock, ExecRecord, LostRecord};
+    use crate::record::{Clock, ExecRecord, LostCauses, LostRecord};
     use serde_json::Value;
 
     fn exec_with_argv(argv: Vec<String>) -> Record {
@@ -164,13 +164,17 @@ mod tests {
             time: Clock::default().wall(0),
             ktime_ns: 0,
             count: 1,
+            causes: LostCauses {
+                ring_buffer_full: 1,
+                ..LostCauses::default()
+            },
         }))
         .expect("write");
         assert!(w.get_ref().is_empty());
         w.flush().expect("flush");
         assert_eq!(
             String::from_utf8_lossy(w.get_ref()),
-            "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"ktime_ns\":0,\"count\":1}\n"
+            "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"ktime_ns\":0,\"count\":1,\"causes\":{\"ring_buffer_full\":1,\"recursion\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0},\"undecodable\":0}}\n"
         );
     }
 

@@ -371,8 +371,15 @@ mod tests {
     use crate::{
         engine::EngineConfig,
         event::{Exit, ExitStatus, Fork, Free, Wait},
-        record::{Clock, ZombieSource},
+        record::{Clock, LostCauses, ZombieSource},
     };
+
+    fn rb(n: u64) -> LostCauses {
+        LostCauses {
+            ring_buffer_full: n,
+            ..LostCauses::default()
+        }
+    }
 
     const TICK: u64 = 10_000_000;
     const SEC: u64 = 1_000_000_000;
@@ -452,6 +459,7 @@ mod tests {
                 reaper_tid: reaper,
                 reaped: pid,
                 status: Some(0),
+                ns_local: false,
             }),
             &mut out,
         );
@@ -645,7 +653,7 @@ mod tests {
     fn released_zombie_after_a_loss_is_missing_at_once() {
         let mut e = seeded(vec![entry(10, 1, TICK, false)]);
         exit(&mut e, 10, 1, TICK, 2 * SEC);
-        e.lost(1, 3 * SEC, &mut Vec::new());
+        e.lost(rb(1), 3 * SEC, &mut Vec::new());
         let s = snap(5 * SEC, vec![entry(1, 0, 0, false)]);
         assert_eq!(check_twice(&mut e, &s), ((2, 1, 0, 0), (1, 0, 0, 0)));
     }

@@ -194,6 +194,82 @@ pub struct LostRecord {
     pub ktime_ns: u64,
     /// Events dropped since the previous `lost` record.
     pub count: u64,
+    /// The same, by cause.
+    pub causes: LostCauses,
+}
+
+/// Why events were lost. Each is a counter that only grows; `lost` records carry differences.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LostCauses {
+    /// The ring buffer had no room (`--ring-buffer-size`).
+    pub ring_buffer_full: u64,
+    /// The kernel skipped one of our programs because another tracing program was running on
+    /// the same CPU (see progstats.rs), by the job of the skipped program.
+    pub recursion: HookCounts,
+    /// A record from the kernel that could not be decoded.
+    pub undecodable: u64,
+}
+
+/// One count per job of the kernel programs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HookCounts {
+    pub fork: u64,
+    pub exec: u64,
+    pub exit: u64,
+    pub reap: u64,
+}
+
+impl HookCounts {
+    pub fn total(&self) -> u64 {
+        [self.fork, self.exec, self.exit, self.reap]
+            .into_iter()
+            .fold(0, u64::saturating_add)
+    }
+
+    fn zip(&self, other: &HookCounts, f: impl Fn(u64, u64) -> u64) -> HookCounts {
+        HookCounts {
+            fork: f(self.fork, other.fork),
+            exec: f(self.exec, other.exec),
+            exit: f(self.exit, other.exit),
+            reap: f(self.reap, other.reap),
+        }
+    }
+
+    /// The counter for `job` (a loader job name), if it is one.
+    pub fn get_mut(&mut self, job: &str) -> Option<&mut u64> {
+        match job {
+            "fork" => Some(&mut self.fork),
+            "exec" => Some(&mut self.exec),
+            "exit" => Some(&mut self.exit),
+            "reap" => Some(&mut self.reap),
+            _ => None,
+        }
+    }
+}
+
+impl LostCauses {
+    pub fn total(&self) -> u64 {
+        self.ring_buffer_full
+            .saturating_add(self.recursion.total())
+            .saturating_add(self.undecodable)
+    }
+
+    /// What grew since `earlier`.
+    pub fn since(&self, earlier: &LostCauses) -> LostCauses {
+        LostCauses {
+            ring_buffer_full: self
+                .ring_buffer_full
+                .saturating_sub(earlier.ring_buffer_full),
+            recursion: self.recursion.zip(&earlier.recursion, u64::saturating_sub),
+            undecodable: self.undecodable.saturating_sub(earlier.undecodable),
+        }
+    }
+
+    pub fn add(&mut self, other: &LostCauses) {
+        self.ring_buffer_full = self.ring_buffer_full.saturating_add(other.ring_buffer_full);
+        self.recursion = self.recursion.zip(&other.recursion, u64::saturating_add);
+        self.undecodable = self.undecodable.saturating_add(other.undecodable);
+    }
 }
 
 /// Who noticed the zombie.
@@ -401,6 +477,8 @@ pub struct SummaryRecord {
     pub counts: Counts,
     /// Total events lost.
     pub lost: u64,
+    /// The same, by cause.
+    pub lost_causes: LostCauses,
     pub zombie_ns: ZombieStats,
     /// Oldest first.
     pub unreaped: Vec<Unreaped>,
@@ -535,6 +613,14 @@ mod tests {
                 time: t,
                 ktime_ns: k,
                 count: 3,
+                causes: LostCauses {
+                    ring_buffer_full: 1,
+                    recursion: HookCounts {
+                        reap: 1,
+                        ..HookCounts::default()
+                    },
+                    undecodable: 1,
+                },
             }),
             Record::Zombie(ZombieRecord {
                 time: t,
@@ -590,6 +676,14 @@ mod tests {
                     proc_check: 1,
                 },
                 lost: 3,
+                lost_causes: LostCauses {
+                    ring_buffer_full: 1,
+                    recursion: HookCounts {
+                        reap: 1,
+                        ..HookCounts::default()
+                    },
+                    undecodable: 1,
+                },
                 zombie_ns: ZombieStats {
                     p50: Some(1),
                     p99: Some(2),
@@ -664,7 +758,7 @@ mod tests {
                     ],
                 ]),
             ),
-            ("lost", cat(&[&head, &[("count", U64)]])),
+            ("lost", cat(&[&head, &[("count", U64), ("causes", Obj)]])),
             (
                 "zombie",
                 cat(&[
@@ -715,6 +809,7 @@ mod tests {
                     &[
                         ("counts", Obj),
                         ("lost", U64),
+                        ("lost_causes", Obj),
                         ("zombie_ns", Obj),
                         ("unreaped", Arr),
                         ("duration_ns", U64),
@@ -766,6 +861,27 @@ mod tests {
                 ("reap", U64),
                 ("proc_check", U64),
             ],
+        );
+        let causes = [
+            ("ring_buffer_full", U64),
+            ("recursion", Obj),
+            ("undecodable", U64),
+        ];
+        assert_schema(
+            &serde_json::to_string(&summary.lost_causes).expect("serializable"),
+            &causes,
+        );
+        let Some(Record::Lost(lost)) = records.iter().find(|r| matches!(r, Record::Lost(_))) else {
+            panic!("a lost record")
+        };
+        assert_schema(
+            &serde_json::to_string(&lost.causes).expect("serializable"),
+            &causes,
+        );
+        assert_eq!(lost.count, lost.causes.total());
+        assert_schema(
+            &serde_json::to_string(&lost.causes.recursion).expect("serializable"),
+            &[("fork", U64), ("exec", U64), ("exit", U64), ("reap", U64)],
         );
         assert_schema(
             &serde_json::to_string(&summary.zombie_ns).expect("serializable"),

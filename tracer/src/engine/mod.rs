@@ -32,8 +32,9 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use crate::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Release, Wait};
 use crate::record::{
-    proc_id, Clock, Counts, ExecRecord, ExitRecord, ForkRecord, LostRecord, ReapHow, ReapRecord,
-    Record, SummaryRecord, Unreaped, ZombieClass, ZombieRecord, ZombieSource, ZombieStats,
+    proc_id, Clock, Counts, ExecRecord, ExitRecord, ForkRecord, LostCauses, LostRecord, ReapHow,
+    ReapRecord, Record, SummaryRecord, Unreaped, ZombieClass, ZombieRecord, ZombieSource,
+    ZombieStats,
 };
 use histogram::LogHistogram;
 
@@ -164,6 +165,7 @@ pub struct Engine {
     recent_order: VecDeque<(u32, u64)>,
     counts: Counts,
     lost_total: u64,
+    lost_causes: LostCauses,
     /// When the latest loss was noticed.
     last_lost_ns: Option<u64>,
     zombie_hist: LogHistogram,
@@ -181,6 +183,7 @@ impl Engine {
             recent_order: VecDeque::new(),
             counts: Counts::default(),
             lost_total: 0,
+            lost_causes: LostCauses::default(),
             last_lost_ns: None,
             zombie_hist: LogHistogram::new(),
             first_ktime_ns: None,
@@ -215,12 +218,14 @@ impl Engine {
     }
 
     /// `count` events were dropped (ring buffer full), noticed at `ktime_ns`.
-    pub fn lost(&mut self, count: u64, ktime_ns: u64, out: &mut Vec<Record>) {
+    pub fn lost(&mut self, causes: LostCauses, ktime_ns: u64, out: &mut Vec<Record>) {
+        let count = causes.total();
         if count == 0 {
             return;
         }
         self.advance(ktime_ns, out);
         self.lost_total = self.lost_total.saturating_add(count);
+        self.lost_causes.add(&causes);
         self.last_lost_ns = Some(ktime_ns);
         let time = self.clock.wall(ktime_ns);
         self.push(
@@ -228,6 +233,7 @@ impl Engine {
                 time,
                 ktime_ns,
                 count,
+                causes,
             }),
             out,
         );
@@ -277,6 +283,7 @@ impl Engine {
             ktime_ns: now_ktime_ns,
             counts: self.counts,
             lost: self.lost_total,
+            lost_causes: self.lost_causes,
             zombie_ns,
             unreaped,
             duration_ns,
@@ -396,6 +403,12 @@ impl Engine {
     fn on_wait(&mut self, w: Wait, out: &mut Vec<Record>) {
         if w.reaped == 0 {
             return; // WNOHANG with nothing to collect
+        }
+        // A waiter inside a container's pid namespace got that namespace's pid back: taking
+        // it as global would reap some unrelated process. The release hook (or
+        // sched_process_free) reports that reap instead.
+        if w.ns_local {
+            return;
         }
         let terminated = w.status.map(status_terminated);
         let Some(p) = self.procs.get(&w.reaped) else {

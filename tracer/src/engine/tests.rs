@@ -2,7 +2,15 @@
 
 use super::*;
 use crate::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Wait};
-use crate::record::{ExitRecord, ReapRecord, RecordType, ZombieRecord};
+use crate::record::{ExitRecord, HookCounts, LostCauses, ReapRecord, RecordType, ZombieRecord};
+
+/// `n` events lost to a full ring buffer.
+fn rb(n: u64) -> LostCauses {
+    LostCauses {
+        ring_buffer_full: n,
+        ..LostCauses::default()
+    }
+}
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
@@ -93,6 +101,7 @@ fn wait(t: u64, reaper: u32, reaped: u32, status: Option<u32>) -> KernelEvent {
         reaper_tid: reaper,
         reaped,
         status,
+        ns_local: false,
     })
 }
 
@@ -579,7 +588,7 @@ fn reap_without_a_seen_exit() {
     // Known and alive for us, the exit event was lost: the wait status says it terminated.
     let mut e = engine();
     let mut out = run(&mut e, [fork(S, 900, 1, S), exec(S + 1, 900, 1, S, "job")]);
-    e.lost(1, 2 * S, &mut out);
+    e.lost(rb(1), 2 * S, &mut out);
     e.handle(wait(3 * S, 1, 900, Some(exited(1))), &mut out);
     assert_eq!(types(&out), ["fork", "exec", "lost", "reap"]);
     let r = only_reap(&out);
@@ -664,6 +673,37 @@ fn free_of_a_zombie_is_a_release_reap() {
     assert_eq!(r.zombie_ns, Some(30 * MS));
     assert_eq!(r.zombie_class, Some(ZombieClass::Transient));
     assert_empty(&e);
+}
+
+#[test]
+fn a_wait_from_inside_a_pid_namespace_names_no_global_pid() {
+    // A container's init (global 950, pid 1 inside) reaps its child, global 951 and pid 5
+    // inside; wait4 returns 5. Global 5 is an unrelated live process: it must stay alive, and
+    // the reap of 951 comes from its release.
+    let mut e = engine();
+    let ns_wait = KernelEvent::Wait(Wait {
+        ktime_ns: 3 * S,
+        reaper: 950,
+        reaper_tid: 950,
+        reaped: 5,
+        status: Some(EXITED_0),
+        ns_local: true,
+    });
+    let out = run(
+        &mut e,
+        [
+            fork(S, 5, 1, S),
+            fork(S, 950, 1, S),
+            fork(2 * S, 951, 950, 2 * S),
+            exit(3 * S - 10 * MS, 951, 950, 2 * S, "job", EXITED_0),
+            ns_wait,
+            free(3 * S + 20 * MS, 951, 2 * S),
+        ],
+    );
+    let r = only_reap(&out);
+    assert_eq!((r.pid, r.how), (951, ReapHow::Release));
+    assert_eq!(r.zombie_ns, Some(30 * MS));
+    assert!(e.process(5).is_some_and(|p| p.zombie_since_ns.is_none()));
 }
 
 #[test]
@@ -867,9 +907,20 @@ fn summary_counts_percentiles_and_unreaped() {
         exit(33 * S, 3102, 77, 32 * S, "orphan", exited(1)),
         &mut out,
     );
-    e.lost(5, 34 * S, &mut out);
-    e.lost(0, 34 * S, &mut out); // nothing
-    e.lost(2, 35 * S, &mut out);
+    e.lost(rb(5), 34 * S, &mut out);
+    e.lost(rb(0), 34 * S, &mut out); // nothing
+    e.lost(
+        LostCauses {
+            recursion: HookCounts {
+                reap: 1,
+                ..HookCounts::default()
+            },
+            undecodable: 1,
+            ..LostCauses::default()
+        },
+        35 * S,
+        &mut out,
+    );
     e.tick(36 * S, &mut out);
     let before: Vec<RecordType> = out.iter().map(Record::record_type).collect();
     e.summary(40 * S, &mut out);
@@ -894,6 +945,26 @@ fn summary_counts_percentiles_and_unreaped() {
     assert_eq!(s.counts.zombie, 2);
     assert_eq!(s.lost, 7);
     assert_eq!(e.lost_total(), 7);
+    assert_eq!(
+        s.lost_causes,
+        LostCauses {
+            ring_buffer_full: 5,
+            recursion: HookCounts {
+                reap: 1,
+                ..HookCounts::default()
+            },
+            undecodable: 1,
+        }
+    );
+    let lost: Vec<(u64, LostCauses)> = out
+        .iter()
+        .filter_map(|r| match r {
+            Record::Lost(l) => Some((l.count, l.causes)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost[1].0, 2, "{lost:?}");
+    assert_eq!(lost[1].1.recursion.reap, 1, "{lost:?}");
     // 101 values: 0, 1 ms .. 100 ms. p50 = 50 ms (51st value), p99 = 99 ms (100th), ±1 %.
     assert_eq!(s.zombie_ns.count, 101);
     let near = |got: Option<u64>, want: u64| {
@@ -1018,7 +1089,7 @@ fn lost_and_summary_emit_due_alerts_first() {
         &mut e,
         [fork(S, 990, 1, S), exit(2 * S, 990, 1, S, "z", EXITED_0)],
     );
-    e.lost(3, 5 * S, &mut out);
+    e.lost(rb(3), 5 * S, &mut out);
     assert_eq!(types(&out), ["fork", "exit", "zombie", "lost"]);
     assert_eq!(zombies(&out)[0].zombie_ns, 3 * S);
     let mut out = run(

@@ -14,6 +14,7 @@ crate::both_modes!(
     lingering_zombie_alerts_then_reaps,
     ignored_sigchld_autoreaps,
     subreaper_reaps_orphan,
+    reap_inside_a_pid_namespace,
     leader_exiting_first_starts_clock_at_last_thread,
     non_leader_exec_is_no_reap,
     spawn_storm_is_complete,
@@ -145,6 +146,50 @@ fn subreaper_reaps_orphan(mode: &str) {
     assert_eq!(reap["reparented"], true);
 }
 
+/// A waiter in a child pid namespace (a container's init) gets that namespace's pids back from
+/// wait4: the job it reaps is pid 2 there, and global pid 2 is the kernel's kthreadd. The reap
+/// must name the job's global pid, and nothing else may be reported reaped.
+fn reap_inside_a_pid_namespace(mode: &str) {
+    let mut t = tracer(mode);
+    let (_, status, out) = run(&scenario_bin(), &["pidns"]);
+    assert!(status.success());
+    let init = out[0]["init"].as_u64().expect("init");
+    let job = out[0]["job"].as_u64().expect("job") as u32;
+    assert_eq!(
+        out[0]["init_status"], 0,
+        "the namespace's init reaped pid 2: {}",
+        out[0]
+    );
+    assert!(job > 2, "{}", out[0]);
+    let reap = wait_record(&mut t, "reap", job);
+    wait_record(&mut t, "reap", init as u32);
+    let records = t.stop();
+    let exit = &of(&records, "exit", u64::from(job))[0];
+    assert_eq!(exit["ppid"], init);
+    assert_eq!(exit["exit_code"], 3);
+    assert_eq!(reap["ppid"], init);
+    assert!(reap["zombie_ns"].as_u64().is_some(), "{reap}");
+    // The release hook sees the init reap it; the wait hooks cannot tell which process pid 2
+    // of the namespace is, so on hosts without that hook the reap comes from the release.
+    assert!(
+        reap["reaper"] == init || (reap["reaper"].is_null() && reap["how"] == "release"),
+        "{reap}"
+    );
+    let by_init: Vec<_> = records
+        .iter()
+        .filter(|r| r["type"] == "reap" && (r["reaper"] == init || r["ppid"] == init))
+        .collect();
+    assert_eq!(
+        by_init.len(),
+        1,
+        "only the job was reaped by the init: {by_init:?}"
+    );
+    assert!(
+        of(&records, "reap", 2).is_empty(),
+        "kthreadd was never reaped"
+    );
+}
+
 fn leader_exiting_first_starts_clock_at_last_thread(mode: &str) {
     let mut t = tracer(mode);
     let scenario = spawn_scenario(&["leader-exits-first", "300"]);
@@ -207,10 +252,24 @@ fn spawn_storm_is_complete(mode: &str) {
     let last = *children.last().expect("last") as u32;
     wait_record(&mut t, "reap", last);
     let records = t.stop();
-    assert!(
-        !records.iter().any(|r| r["type"] == "lost"),
-        "lost events during a 2,000-process storm"
-    );
+    // Nothing may be lost, with one exception the kernel makes: a classic tracepoint program
+    // is skipped when it would nest in another kprobe or classic-tracepoint program on the same
+    // CPU (trace_call_bpf(): one bpf_prog_active per CPU), and sched_process_free runs in a
+    // softirq that can interrupt ours. proctrace counts those (`recursion.reap`); this storm's
+    // reaps come from the wait hooks, and the trace below must still be complete.
+    let lost: Vec<&Value> = records.iter().filter(|r| r["type"] == "lost").collect();
+    for l in &lost {
+        let c = &l["causes"];
+        let only_release = c["ring_buffer_full"] == 0
+            && c["undecodable"] == 0
+            && ["fork", "exec", "exit"]
+                .iter()
+                .all(|job| c["recursion"][*job] == 0);
+        assert!(
+            mode == "classic" && only_release,
+            "lost events during a 2,000-process storm ({mode}): {l}"
+        );
+    }
     // pids can repeat within the storm (pid_max wraps): count per proc_id, keyed by parent.
     let mut per_proc: std::collections::HashMap<String, [usize; 3]> = Default::default();
     for r in &records {

@@ -1,6 +1,5 @@
 //! Agreement with /proc: the start-up snapshot and the continuous `proc_check`.
 use std::{
-    collections::HashSet,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -224,27 +223,57 @@ fn continuous_churn_has_no_discrepancies() {
         .filter(|(_, n)| *n > 0)
         .map(|(r, _)| *r)
         .collect();
-    // What the trace said about each pid reported, to tell a hook gap from a race.
-    let named: HashSet<u64> = bad
-        .iter()
-        .flat_map(|r| ["missing", "unknown", "mismatched"].map(|k| &r[k]["pids"]))
-        .filter_map(|pids| pids.as_array())
-        .flatten()
-        .filter_map(Value::as_u64)
-        .collect();
-    let history: Vec<String> = records
-        .iter()
-        .filter(|r| {
-            ["pid", "ppid", "reaper"]
-                .iter()
-                .any(|k| r[*k].as_u64().is_some_and(|p| named.contains(&p)))
-        })
-        .map(Value::to_string)
-        .collect();
     assert!(
         bad.is_empty(),
-        "proc_check discrepancies during churn ({} spawned): {bad:#?}\nrecords naming them:\n{}",
+        "proc_check discrepancies during churn ({} spawned):\n{}",
         result["spawned"],
-        history.join("\n")
+        explain(&bad, &records)
     );
+}
+
+/// What the trace said about the pids a check reported, to tell a hook gap from a race: for
+/// each bad check, its counts, then for its first pids every record naming them in the 10 s
+/// before it (earlier lifetimes of a reused pid are noise). With PROCTRACE_TEST_DUMP set, the
+/// whole trace is written to that file as well.
+fn explain(bad: &[&Value], records: &[Value]) -> String {
+    const WINDOW_NS: u64 = 10_000_000_000;
+    let mut out = String::new();
+    if let Ok(path) = std::env::var("PROCTRACE_TEST_DUMP") {
+        let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+        match std::fs::write(&path, lines.join("\n")) {
+            Ok(()) => out.push_str(&format!("full trace written to {path}\n")),
+            Err(e) => out.push_str(&format!("cannot write {path}: {e}\n")),
+        }
+    }
+    if let Some(summary) = records.last() {
+        out.push_str(&format!("summary: {summary}\n"));
+    }
+    for check in bad {
+        let at = check["ktime_ns"].as_u64().unwrap_or(0);
+        out.push_str(&format!(
+            "check at {at}: missing {} unknown {} mismatched {} (scan {} ns)\n",
+            check["missing"], check["unknown"], check["mismatched"], check["scan_ns"]
+        ));
+        let pids: Vec<u64> = ["missing", "unknown", "mismatched"]
+            .iter()
+            .filter_map(|k| check[*k]["pids"].as_array())
+            .flatten()
+            .filter_map(Value::as_u64)
+            .take(6)
+            .collect();
+        for pid in pids {
+            out.push_str(&format!("  pid {pid}:\n"));
+            for r in records.iter().filter(|r| {
+                let t = r["ktime_ns"].as_u64().unwrap_or(0);
+                t + WINDOW_NS >= at
+                    && t <= at
+                    && ["pid", "ppid", "reaper"]
+                        .iter()
+                        .any(|k| r[*k].as_u64() == Some(pid))
+            }) {
+                out.push_str(&format!("    {r}\n"));
+            }
+        }
+    }
+    out
 }
