@@ -202,9 +202,22 @@ fn continuous_churn_has_no_discrepancies() {
         "{} checks in {secs} s",
         all.len()
     );
+    // proctrace itself must lose nothing (ring buffer, decoding). The kernel may skip a
+    // program that would nest in itself on one CPU: on 7.x a BTF-tracepoint program runs
+    // with preemption enabled (migration disabled), and another task forking on that CPU
+    // meanwhile is not traced. proctrace counts those (`causes.recursion`), and the checks
+    // below must still agree with /proc.
+    let own_losses: Vec<String> = records
+        .iter()
+        .filter(|r| {
+            r["type"] == "lost"
+                && (r["causes"]["ring_buffer_full"] != 0 || r["causes"]["undecodable"] != 0)
+        })
+        .map(Value::to_string)
+        .collect();
     assert!(
-        !records.iter().any(|r| r["type"] == "lost"),
-        "events lost during churn"
+        own_losses.is_empty(),
+        "events lost during churn: {own_losses:?}"
     );
     let zombies = records
         .iter()
