@@ -161,20 +161,34 @@ fn reap_inside_a_pid_namespace(mode: &str) {
         out[0]
     );
     assert!(job > 2, "{}", out[0]);
-    let reap = wait_record(&mut t, "reap", job);
+    let reap = t.wait_for(Duration::from_secs(10), |r| {
+        r["type"] == "reap" && r["pid"] == job
+    });
     wait_record(&mut t, "reap", init as u32);
     let records = t.stop();
     let exit = &of(&records, "exit", u64::from(job))[0];
     assert_eq!(exit["ppid"], init);
     assert_eq!(exit["exit_code"], 3);
-    assert_eq!(reap["ppid"], init);
-    assert!(reap["zombie_ns"].as_u64().is_some(), "{reap}");
-    // The release hook sees the init reap it; the wait hooks cannot tell which process pid 2
-    // of the namespace is, so on hosts without that hook the reap comes from the release.
-    assert!(
-        reap["reaper"] == init || (reap["reaper"].is_null() && reap["how"] == "release"),
-        "{reap}"
-    );
+    match reap {
+        Some(reap) => {
+            assert_eq!(reap["ppid"], init);
+            assert!(reap["zombie_ns"].as_u64().is_some(), "{reap}");
+            // The release hook sees the init reap it; the wait hooks cannot tell which
+            // process pid 2 of the namespace is, so on hosts without that hook the reap comes
+            // from the release.
+            assert!(
+                reap["reaper"] == init || (reap["reaper"].is_null() && reap["how"] == "release"),
+                "{reap}"
+            );
+        }
+        // The classic sched_process_free is skipped by the kernel when its softirq interrupts
+        // another classic program (README, Nothing lost silently): then it must say so.
+        None => assert!(
+            records.iter().any(|r| r["type"] == "lost"
+                && r["causes"]["recursion"]["reap"].as_u64().unwrap_or(0) > 0),
+            "no reap for the job {job} and no lost release event"
+        ),
+    }
     let by_init: Vec<_> = records
         .iter()
         .filter(|r| r["type"] == "reap" && (r["reaper"] == init || r["ppid"] == init))
