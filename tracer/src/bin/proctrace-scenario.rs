@@ -47,6 +47,31 @@ fn wait(pid: i32) -> i32 {
     status
 }
 
+/// A pipe for handing pids between the processes of a scenario: `[read, write]`.
+fn pipe(flags: i32) -> [i32; 2] {
+    let mut fds = [0i32; 2];
+    // SAFETY: valid pointer to two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } != 0 {
+        eprintln!("pipe2: {}", std::io::Error::last_os_error());
+        exit(102);
+    }
+    fds
+}
+
+/// Writes `pid` (4 bytes: atomic on a pipe).
+fn send_pid(fd: i32, pid: i32) {
+    let b = pid.to_ne_bytes();
+    // SAFETY: valid 4-byte buffer.
+    unsafe { libc::write(fd, b.as_ptr().cast(), 4) };
+}
+
+/// Reads one pid; `None` when none is there (a non-blocking pipe) or the writers are gone.
+fn recv_pid(fd: i32) -> Option<i32> {
+    let mut b = [0u8; 4];
+    // SAFETY: valid 4-byte buffer.
+    (unsafe { libc::read(fd, b.as_mut_ptr().cast(), 4) } == 4).then(|| i32::from_ne_bytes(b))
+}
+
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
     args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
 }
@@ -194,9 +219,7 @@ fn main() {
         "subreaper" => {
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-            let mut fds = [0i32; 2];
-            // SAFETY: valid pointer.
-            unsafe { libc::pipe(fds.as_mut_ptr()) };
+            let fds = pipe(0);
             let middle = fork();
             if middle == 0 {
                 let grandchild = fork();
@@ -205,17 +228,11 @@ fn main() {
                     // SAFETY: ends the grandchild.
                     unsafe { libc::_exit(4) };
                 }
-                let b = grandchild.to_ne_bytes();
-                // SAFETY: valid buffer; then end the middle process.
-                unsafe {
-                    libc::write(fds[1], b.as_ptr().cast(), 4);
-                    libc::_exit(0)
-                };
+                send_pid(fds[1], grandchild);
+                // SAFETY: ends the middle process.
+                unsafe { libc::_exit(0) };
             }
-            let mut buf = [0u8; 4];
-            // SAFETY: valid buffer.
-            unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 4) };
-            let grandchild = i32::from_ne_bytes(buf);
+            let grandchild = recv_pid(fds[0]).unwrap_or(0);
             wait(middle);
             let status = wait(grandchild);
             say(format!(
@@ -231,9 +248,7 @@ fn main() {
             if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
                 panic!("unshare(CLONE_NEWPID): {}", std::io::Error::last_os_error());
             }
-            let mut fds = [0i32; 2];
-            // SAFETY: valid pointer.
-            unsafe { libc::pipe(fds.as_mut_ptr()) };
+            let fds = pipe(0);
             let init = fork();
             if init == 0 {
                 let job = fork();
@@ -242,22 +257,16 @@ fn main() {
                         .ok()
                         .and_then(|p| p.to_str()?.parse().ok())
                         .unwrap_or(0);
-                    let b = global.to_ne_bytes();
-                    // SAFETY: valid buffer; then end the job.
-                    unsafe {
-                        libc::write(fds[1], b.as_ptr().cast(), 4);
-                        libc::_exit(3)
-                    };
+                    send_pid(fds[1], global);
+                    // SAFETY: ends the job.
+                    unsafe { libc::_exit(3) };
                 }
                 thread::sleep(Duration::from_millis(100));
                 let status = wait(job);
                 // SAFETY: ends the namespace's init (0 when it reaped pid 2 with status 3).
                 unsafe { libc::_exit(if job == 2 && status == 3 << 8 { 0 } else { 1 }) };
             }
-            let mut buf = [0u8; 4];
-            // SAFETY: valid buffer.
-            unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 4) };
-            let job = i32::from_ne_bytes(buf);
+            let job = recv_pid(fds[0]).unwrap_or(0);
             let status = wait(init);
             say(format!(
                 "{{\"pid\":{},\"init\":{init},\"job\":{job},\"init_status\":{status}}}",
@@ -299,16 +308,10 @@ fn main() {
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
             // Orphaned grandchildren report their pid here (the exec'd children lose it).
-            let mut fds = [0i32; 2];
-            // SAFETY: valid pointer.
-            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-                panic!("pipe2: {}", std::io::Error::last_os_error());
-            }
+            let fds = pipe(libc::O_CLOEXEC | libc::O_NONBLOCK);
             let orphans = |unreaped: &mut Vec<(i32, u64)>| {
-                let mut b = [0u8; 4];
-                // SAFETY: valid buffer; the read end is non-blocking.
-                while unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 4) } == 4 {
-                    unreaped.push((i32::from_ne_bytes(b), boottime_ns() + 60_000_000));
+                while let Some(pid) = recv_pid(fds[0]) {
+                    unreaped.push((pid, boottime_ns() + 60_000_000));
                 }
             };
             let mut unreaped: Vec<(i32, u64)> = Vec::new();
@@ -336,13 +339,9 @@ fn main() {
                                 // SAFETY: ends the grandchild.
                                 unsafe { libc::_exit(0) };
                             }
-                            let b = grandchild.to_ne_bytes();
-                            // SAFETY: valid buffer (4 bytes: atomic on a pipe); then end the
-                            // child.
-                            unsafe {
-                                libc::write(fds[1], b.as_ptr().cast(), 4);
-                                libc::_exit(0)
-                            };
+                            send_pid(fds[1], grandchild);
+                            // SAFETY: ends the child.
+                            unsafe { libc::_exit(0) };
                         }
                         // SAFETY: ends the child.
                         _ => unsafe { libc::_exit((i % 7) as i32) },
