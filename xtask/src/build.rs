@@ -1,4 +1,4 @@
-//! `cargo xtask build`: the proctrace binary. tracer/build.rs (aya-build) compiles
+//! `cargo xtask build`: the proctrace binary. proctrace/build.rs (aya-build) compiles
 //! the eBPF crate with nightly and embeds it, so this is a plain cargo build.
 
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ pub fn build(release: bool) -> Result<PathBuf> {
     setup::ensure()?;
     cmd::run(
         cmd::cargo()
-            .args(["build", "-p", "tracer"])
+            .args(["build", "-p", "proctrace"])
             .args(cmd::release_flag(release)),
     )?;
     let profile = if release { "release" } else { "debug" };

@@ -3,7 +3,10 @@
 
 use anyhow::Result;
 
-use crate::{cmd, setup};
+use crate::{
+    cmd, setup,
+    toolchain::{self, NIGHTLY},
+};
 
 #[derive(clap::Args)]
 pub struct Options {}
@@ -11,23 +14,22 @@ pub struct Options {}
 pub fn run(Options {}: Options) -> Result<()> {
     setup::ensure()?;
     setup::ensure_component(None, "clippy")?;
-    setup::ensure_component(Some("nightly"), "clippy")?;
+    setup::ensure_component(Some(NIGHTLY), "clippy")?;
 
     let host = cmd::run(cmd::cargo().args([
         "clippy",
         "--workspace",
         "--exclude",
-        "tracer-ebpf",
+        "proctrace-ebpf",
         "--all-targets",
         "--",
         "-D",
         "warnings",
     ]));
-    let ebpf = cmd::run(cmd::cargo().args([
-        "+nightly",
+    let ebpf = cmd::run(cmd::cargo().arg(toolchain::override_arg()).args([
         "clippy",
         "-p",
-        "tracer-ebpf",
+        "proctrace-ebpf",
         "--target",
         "bpfel-unknown-none",
         "-Z",

@@ -63,6 +63,8 @@ pub fn exit_code_of(err: &anyhow::Error) -> u8 {
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> &'static Path {
+    // CARGO_MANIFEST_DIR is this crate's directory, fixed at compile time: not input, and
+    // an absolute path inside the workspace, so it has a parent.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives inside the workspace")
@@ -127,7 +129,8 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// `cargo` through the rustup proxy, so `+nightly` works.
+/// `cargo` through the rustup proxy, so the `+nightly` of [`crate::toolchain::override_arg`]
+/// works.
 pub fn cargo() -> Command {
     Command::new("cargo")
 }

@@ -11,6 +11,7 @@ mod kernel_matrix;
 mod run;
 mod setup;
 mod test;
+mod toolchain;
 
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ struct Cli {
 enum Command {
     /// Install/verify the eBPF toolchain (nightly rust-src, bpf-linker); idempotent
     Setup(setup::Options),
-    /// Build the proctrace binary (the eBPF programs are built by tracer/build.rs)
+    /// Build the proctrace binary (the eBPF programs are built by proctrace/build.rs)
     Build(build::Options),
     /// Build, then run proctrace (JSON records on stdout; Ctrl-C stops)
     Run(run::Options),

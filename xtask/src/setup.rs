@@ -12,12 +12,15 @@ use std::{
     process::Command,
 };
 
-/// Pinned: its `llvm-<major>` features and required rustc change between releases.
-const BPF_LINKER_VERSION: &str = "0.13.0";
-
 use anyhow::{bail, Context as _, Result};
 
-use crate::cmd::{self, note};
+use crate::{
+    cmd::{self, note},
+    toolchain::{self, NIGHTLY},
+};
+
+/// Pinned: its `llvm-<major>` features and required rustc change between releases.
+const BPF_LINKER_VERSION: &str = "0.13.0";
 
 #[derive(clap::Args)]
 pub struct Options {}
@@ -26,9 +29,11 @@ pub fn run(Options {}: Options) -> Result<()> {
     ensure()
 }
 
-/// Check (and if needed install) nightly's rust-src and a working bpf-linker.
+/// Check (and if needed install) nightly's rust-src and a working bpf-linker; fail if the
+/// nightly toolchain is not the pinned release ([`toolchain::check_release`]).
 pub fn ensure() -> Result<()> {
     let nightly = nightly()?;
+    toolchain::check_release(&nightly.release)?;
     let rust_src = ensure_rust_src()?;
     let linker = ensure_bpf_linker(&nightly)?;
     note(format_args!(
@@ -53,7 +58,7 @@ impl Nightly {
                 .find_map(|line| line.strip_prefix(name))
                 .map(|value| value.trim().to_owned())
                 .with_context(|| {
-                    format!("no `{name}` line in `rustc +nightly -vV` output:\n{version}")
+                    format!("no `{name}` line in `rustc +{NIGHTLY} -vV` output:\n{version}")
                 })
         };
         Ok(Self {
@@ -71,7 +76,7 @@ impl Nightly {
 }
 
 fn nightly() -> Result<Nightly> {
-    let version = match cmd::stdout_of(Command::new("rustc").args(["+nightly", "-vV"])) {
+    let version = match cmd::stdout_of(toolchain::rustc().arg("-vV")) {
         Ok(version) => version,
         Err(err) => {
             note(format_args!(
@@ -80,21 +85,21 @@ fn nightly() -> Result<Nightly> {
             cmd::run(Command::new("rustup").args([
                 "toolchain",
                 "install",
-                "nightly",
+                NIGHTLY,
                 "--profile",
                 "minimal",
                 "--component",
                 "rust-src",
             ]))
             .context("installing the nightly toolchain")?;
-            cmd::stdout_of(Command::new("rustc").args(["+nightly", "-vV"]))?
+            cmd::stdout_of(toolchain::rustc().arg("-vV"))?
         }
     };
     Nightly::parse(&version)
 }
 
 fn ensure_rust_src() -> Result<&'static str> {
-    ensure_component(Some("nightly"), "rust-src")
+    ensure_component(Some(NIGHTLY), "rust-src")
 }
 
 /// Install a rustup component if missing, for `toolchain` or (None) the current one.
@@ -170,7 +175,7 @@ fn ensure_bpf_linker(nightly: &Nightly) -> Result<String> {
 /// a prefix dir whose `lib/libLLVM.so` points at nightly's versioned libLLVM, and an
 /// rpath to nightly's lib dir so the binary finds it at run time.
 fn build_bpf_linker(nightly: &Nightly) -> Result<()> {
-    let sysroot = cmd::stdout_of(Command::new("rustc").args(["+nightly", "--print", "sysroot"]))?;
+    let sysroot = cmd::stdout_of(toolchain::rustc().args(["--print", "sysroot"]))?;
     let lib_dir = Path::new(sysroot.trim()).join("lib");
     let libllvm = find_libllvm(&lib_dir)?;
 
@@ -224,7 +229,6 @@ fn find_libllvm(lib_dir: &Path) -> Result<PathBuf> {
     Ok(lib_dir.join(name))
 }
 
-/// `$XDG_CACHE_HOME/proctrace` or `~/.cache/proctrace`.
 /// `$XDG_CACHE_HOME/proctrace` (or `~/.cache/proctrace`): downloads and builds kept between runs.
 pub(crate) fn cache_dir() -> Result<PathBuf> {
     let base = env::var_os("XDG_CACHE_HOME")

@@ -1,8 +1,9 @@
 //! `cargo xtask test`: the whole suite, in order, stopping at the first failure:
 //!   1. setup (toolchain for the eBPF programs),
 //!   2. the non-privileged workspace tests,
-//!   3. the privileged integration tests (tracer's `privileged` test): root + BPF,
-//!      one at a time. Not root is a failure, never a skip.
+//!   3. the privileged integration tests (proctrace-tests' `privileged` test): root + BPF,
+//!      one at a time, against the `proctrace` binary built here (PROCTRACE_BIN). Not root is
+//!      a failure, never a skip.
 
 use std::{fs, path::Path};
 
@@ -16,9 +17,11 @@ use crate::{
 #[derive(clap::Args)]
 pub struct Options {}
 
-/// Built for the BPF target by tracer/build.rs; it has no host tests.
-const EBPF_CRATE: &str = "tracer-ebpf";
-/// `tracer/tests/<PRIVILEGED>.rs` or `tracer/tests/<PRIVILEGED>/main.rs`; step 3 only.
+/// Built for the BPF target by proctrace/build.rs; it has no host tests.
+const EBPF_CRATE: &str = "proctrace-ebpf";
+/// The package of the privileged suite and the test programs it runs.
+const TESTS_CRATE: &str = "proctrace-tests";
+/// `<crate>/tests/<PRIVILEGED>.rs` or `<crate>/tests/<PRIVILEGED>/main.rs`; step 3 only.
 const PRIVILEGED: &str = "privileged";
 
 type Step = (&'static str, fn() -> Result<()>);
@@ -94,15 +97,15 @@ fn privileged_tests() -> Result<()> {
              tracefs); re-run `cargo xtask test` as root (they are never skipped)"
         );
     }
-    cmd::run(cmd::cargo().args([
-        "test",
-        "-p",
-        "tracer",
-        "--test",
-        PRIVILEGED,
-        "--",
-        "--test-threads=1",
-    ]))
+    // The suite runs the real binary of another package: build it, then name it.
+    cmd::run(cmd::cargo().args(["build", "-p", "proctrace", "--bin", "proctrace"]))?;
+    let proctrace = cmd::target_dir().join("debug").join("proctrace");
+    cmd::run(
+        cmd::cargo()
+            .args(["test", "-p", TESTS_CRATE, "--test", PRIVILEGED])
+            .args(["--", "--test-threads=1"])
+            .env("PROCTRACE_BIN", &proctrace),
+    )
 }
 
 /// Names of the auto-discovered integration tests (`<crate>/tests/NAME.rs` and

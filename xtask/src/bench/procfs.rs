@@ -164,7 +164,7 @@ pub fn machine() -> String {
     } else {
         ""
     };
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mem_gib = parse_status_kb(&read("/proc/meminfo"), "MemTotal")
         .map_or(0.0, |kb| kb as f64 / (1024.0 * 1024.0));
     let kernel = read("/proc/sys/kernel/osrelease");

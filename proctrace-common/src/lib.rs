@@ -1,0 +1,327 @@
+//! Wire types shared by the kernel programs (`proctrace-ebpf`) and the daemon (`tracer`).
+//!
+//! Every type is `#[repr(C)]`, has no implicit padding (checked by the `const` size assertions),
+//! and starts with an [`EventHeader`] so userspace can dispatch on `kind` before decoding the
+//! rest. Userspace decodes with `read_unaligned`: ring-buffer records are only 8-byte aligned.
+#![no_std]
+
+/// Length of `task_struct::comm` (TASK_COMM_LEN in include/linux/sched.h).
+pub const COMM_LEN: usize = 16;
+/// Bytes of the exec'd path kept (PATH_MAX). Power of two: the kernel side masks with it.
+pub const FILENAME_CAP: usize = 4096;
+/// Bytes of the argv area (`mm->arg_start..arg_end`) kept. Power of two, see above.
+pub const ARGV_CAP: usize = 8192;
+
+/// Marks a tracepoint field or BTF member that this kernel does not have.
+pub const ABSENT: u32 = u32::MAX;
+
+/// `kind` values of [`EventHeader`].
+pub mod kind {
+    pub const FORK: u32 = 1;
+    pub const EXEC: u32 = 2;
+    pub const EXIT: u32 = 3;
+    /// A wait-family syscall returned a child's pid (the reaper's context).
+    pub const WAIT: u32 = 4;
+    /// `sched_process_free` of a thread-group leader: the task is released.
+    pub const FREE: u32 = 5;
+    /// `release_task()` of a thread-group leader: the reap itself (fentry/kprobe).
+    pub const RELEASE: u32 = 6;
+}
+
+/// Flags in [`ExecEvent::flags`].
+pub mod exec_flags {
+    /// argv area was longer than [`super::ARGV_CAP`].
+    pub const ARGV_TRUNCATED: u32 = 1 << 0;
+    /// Reading the argv area from user memory failed (argv is empty).
+    pub const ARGV_READ_FAILED: u32 = 1 << 1;
+    /// Path was cut at [`super::FILENAME_CAP`].
+    pub const FILENAME_TRUNCATED: u32 = 1 << 2;
+}
+
+/// Flags in [`ExitEvent::flags`].
+pub mod exit_flags {
+    /// The parent ignores SIGCHLD or set SA_NOCLDWAIT: `exit_notify()` releases the task at
+    /// once (kernel/signal.c `do_notify_parent`), so there is no zombie period.
+    pub const AUTOREAP: u32 = 1 << 0;
+    /// The task exits with an exit_signal other than SIGCHLD (e.g. clone with exit_signal=0):
+    /// only `__WALL`/`__WCLONE` waiters collect it.
+    pub const NON_SIGCHLD: u32 = 1 << 1;
+}
+
+/// Flags in [`ForkEvent::flags`].
+pub mod fork_flags {
+    /// `start_ns` is the tracepoint time, not `task->start_boottime` (classic tracepoint mode,
+    /// where the child's task_struct is not reachable).
+    pub const START_APPROX: u32 = 1 << 0;
+}
+
+/// Indices of the per-CPU `COUNTERS` array.
+pub mod counter {
+    /// Events that could not be reserved/output because the ring buffer was full.
+    pub const RINGBUF_FULL: u32 = 0;
+    /// Kernel reads (bpf_probe_read_kernel) that failed: each either dropped a record (also
+    /// counted in `DROPPED_*`) or left a field of one zero or empty.
+    pub const KERNEL_READ_FAILED: u32 = 1;
+    /// Classic-tracepoint mode: a `sched_process_fork` without its `task_newtask` record
+    /// (clone flags unknown: the child was taken for a process with the caller as parent).
+    pub const FORK_UNPAIRED: u32 = 2;
+    /// Records a program did not send because a read it could not do without failed.
+    pub const DROPPED_FORK: u32 = 3;
+    pub const DROPPED_EXEC: u32 = 4;
+    pub const DROPPED_EXIT: u32 = 5;
+    pub const DROPPED_REAP: u32 = 6;
+    pub const COUNT: u32 = 7;
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventHeader {
+    /// One of [`kind`].
+    pub kind: u32,
+    /// Thread id of the task the event is about (`task->pid`).
+    pub tid: u32,
+    /// Kernel boot time of the event (`bpf_ktime_get_boot_ns`, CLOCK_BOOTTIME).
+    pub ktime_ns: u64,
+    /// Thread-group id (the process id `ps` shows) of the task the event is about.
+    pub pid: u32,
+    /// Thread-group id of `task->real_parent` at the time of the event.
+    pub ppid: u32,
+}
+const _: () = assert!(core::mem::size_of::<EventHeader>() == 24);
+
+impl EventHeader {
+    /// The header of an event of `kind` about thread `tid` of process `pid`, at `ktime_ns`.
+    pub const fn new(kind: u32, tid: u32, pid: u32, ppid: u32, ktime_ns: u64) -> Self {
+        EventHeader {
+            kind,
+            tid,
+            ktime_ns,
+            pid,
+            ppid,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForkEvent {
+    pub header: EventHeader,
+    /// `task->start_boottime` of the child (see [`fork_flags::START_APPROX`]).
+    pub start_ns: u64,
+    /// `start_boottime` of the parent's group leader: with `ppid` it names the parent process.
+    pub parent_start_ns: u64,
+    /// Thread id of the forking thread (the current task).
+    pub parent_tid: u32,
+    pub uid: u32,
+    pub flags: u32,
+    pub _pad: u32,
+    pub comm: [u8; COMM_LEN],
+}
+const _: () = assert!(core::mem::size_of::<ForkEvent>() == 24 + 16 + 16 + COMM_LEN);
+
+/// Fixed part of an exec record; `data` holds `filename_len` bytes of path followed by
+/// `argv_len` bytes of the NUL-separated argv area. Only the used part is submitted.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecHeader {
+    pub header: EventHeader,
+    /// `group_leader->start_boottime` (de_thread() copies it to the new leader).
+    pub start_ns: u64,
+    /// Thread id that called exec (tracepoint `old_pid`).
+    pub old_pid: u32,
+    pub uid: u32,
+    pub flags: u32,
+    pub filename_len: u32,
+    pub argv_len: u32,
+    /// Reserved (0), as for `WaitEvent::_pad`.
+    pub _pad: u32,
+    pub comm: [u8; COMM_LEN],
+}
+const _: () = assert!(core::mem::size_of::<ExecHeader>() == 24 + 8 + 24 + COMM_LEN);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecEvent {
+    pub hdr: ExecHeader,
+    pub data: [u8; FILENAME_CAP + ARGV_CAP],
+}
+const _: () = assert!(
+    core::mem::size_of::<ExecEvent>()
+        == core::mem::size_of::<ExecHeader>() + FILENAME_CAP + ARGV_CAP
+);
+
+/// The last thread of a process exited (`group_dead`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitEvent {
+    pub header: EventHeader,
+    /// `group_leader->start_boottime`.
+    pub start_ns: u64,
+    /// The wait status the parent will see (kernel/exit.c `wait_task_zombie`):
+    /// `signal->group_exit_code` when SIGNAL_GROUP_EXIT is set, else the leader's `exit_code`.
+    pub status: u32,
+    pub uid: u32,
+    pub flags: u32,
+    pub _pad: u32,
+    /// The group leader's comm (what `ps` shows), not the last thread's.
+    pub comm: [u8; COMM_LEN],
+}
+const _: () = assert!(core::mem::size_of::<ExitEvent>() == 24 + 8 + 16 + COMM_LEN);
+
+/// A wait-family syscall returned the pid of a child it collected. `header.pid`/`tid` are the
+/// caller (the reaper), `reaped` the child's tgid as the syscall reported it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitEvent {
+    pub header: EventHeader,
+    pub reaped: u32,
+    /// The raw wait status (`*stat_addr` for wait4, rebuilt from siginfo for waitid), or
+    /// [`ABSENT`] when it could not be read.
+    pub status: u32,
+    /// Reserved (0). Kept so that recorded streams (proctrace/tests/data/golden) still decode.
+    pub _pad: u32,
+    /// The waiter's pid-namespace level (`task->thread_pid->level`), or [`ABSENT`]. Above 0
+    /// the syscall returned a pid of that namespace, not the global pid every other event
+    /// carries.
+    pub ns_level: u32,
+}
+const _: () = assert!(core::mem::size_of::<WaitEvent>() == 24 + 16);
+
+/// `sched_process_free` of a thread-group leader (`pid == tgid`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreeEvent {
+    pub header: EventHeader,
+    pub start_ns: u64,
+}
+const _: () = assert!(core::mem::size_of::<FreeEvent>() == 24 + 8);
+
+/// `release_task(p)` (kernel/exit.c) of a thread-group leader, in the releaser's context.
+/// `header.pid`/`tid` are the released process, `header.ppid` its parent at that moment.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseEvent {
+    pub header: EventHeader,
+    pub start_ns: u64,
+    /// Tgid of the task calling release_task().
+    pub releaser: u32,
+    /// 1 when the releaser is itself exiting (PF_EXITING): exit_notify() released the
+    /// process without a waiter (autoreap), 0 when a living waiter collected it.
+    pub releaser_exiting: u32,
+}
+const _: () = assert!(core::mem::size_of::<ReleaseEvent>() == 24 + 16);
+
+/// Offsets handed to the kernel programs at load time (`EbpfLoader::override_global`).
+///
+/// Tracepoint field offsets come from tracefs format files, struct member offsets from the
+/// kernel's BTF: Rust eBPF emits no CO-RE relocations, so nothing here may be a constant.
+/// Every field is a byte offset, or [`ABSENT`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    // sched_process_fork (classic tracepoint record)
+    pub fork_child_pid: u32,
+    pub fork_child_comm: u32,
+    /// 1 when `child_comm` is a `__data_loc` string (6.16+), 0 for `char[16]`.
+    pub fork_child_comm_data_loc: u32,
+    // task_newtask (classic companion: carries clone_flags)
+    pub newtask_pid: u32,
+    pub newtask_clone_flags: u32,
+    // sched_process_exec
+    pub exec_filename: u32,
+    pub exec_old_pid: u32,
+    // sched_process_exit
+    pub exit_group_dead: u32,
+    // task_struct
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_real_parent: u32,
+    pub task_group_leader: u32,
+    pub task_comm: u32,
+    pub task_start_boottime: u32,
+    pub task_exit_code: u32,
+    pub task_exit_signal: u32,
+    pub task_signal: u32,
+    pub task_sighand: u32,
+    pub task_mm: u32,
+    pub task_ptrace: u32,
+    pub task_flags: u32,
+    pub task_thread_pid: u32,
+    // struct pid
+    pub pid_level: u32,
+    // signal_struct
+    pub signal_live: u32,
+    pub signal_flags: u32,
+    pub signal_group_exit_code: u32,
+    // sighand_struct: offsets of action[0].sa.sa_handler and action[0].sa.sa_flags from the
+    // start of sighand_struct, and sizeof(struct k_sigaction)
+    pub sighand_action: u32,
+    pub sigaction_flags: u32,
+    pub sigaction_size: u32,
+    // mm_struct
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    // linux_binprm
+    pub bprm_filename: u32,
+    // syscalls:sys_exit_wait4 / sys_exit_waitid: `ret`
+    pub sys_exit_ret: u32,
+    // syscalls:sys_enter_wait4: `stat_addr`
+    pub wait4_stat_addr: u32,
+    // syscalls:sys_enter_waitid: `infop`, `options`
+    pub waitid_infop: u32,
+    pub waitid_options: u32,
+    // sched_process_free: `pid`
+    pub free_pid: u32,
+}
+const _: () = assert!(core::mem::size_of::<Config>() == 37 * 4);
+
+impl Config {
+    pub const fn absent() -> Self {
+        Self {
+            fork_child_pid: ABSENT,
+            fork_child_comm: ABSENT,
+            fork_child_comm_data_loc: 0,
+            newtask_pid: ABSENT,
+            newtask_clone_flags: ABSENT,
+            exec_filename: ABSENT,
+            exec_old_pid: ABSENT,
+            exit_group_dead: ABSENT,
+            task_pid: ABSENT,
+            task_tgid: ABSENT,
+            task_real_parent: ABSENT,
+            task_group_leader: ABSENT,
+            task_comm: ABSENT,
+            task_start_boottime: ABSENT,
+            task_exit_code: ABSENT,
+            task_exit_signal: ABSENT,
+            task_signal: ABSENT,
+            task_sighand: ABSENT,
+            task_mm: ABSENT,
+            task_ptrace: ABSENT,
+            task_flags: ABSENT,
+            task_thread_pid: ABSENT,
+            pid_level: ABSENT,
+            signal_live: ABSENT,
+            signal_flags: ABSENT,
+            signal_group_exit_code: ABSENT,
+            sighand_action: ABSENT,
+            sigaction_flags: ABSENT,
+            sigaction_size: ABSENT,
+            mm_arg_start: ABSENT,
+            mm_arg_end: ABSENT,
+            bprm_filename: ABSENT,
+            sys_exit_ret: ABSENT,
+            wait4_stat_addr: ABSENT,
+            waitid_infop: ABSENT,
+            waitid_options: ABSENT,
+            free_pid: ABSENT,
+        }
+    }
+}
+
+#[cfg(feature = "user")]
+mod user {
+    // SAFETY: all types are repr(C), Copy, made of integers and byte arrays, with no padding
+    // (size assertions above), so every bit pattern is valid.
+    unsafe impl aya::Pod for super::Config {}
+}

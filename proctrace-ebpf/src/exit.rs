@@ -1,0 +1,128 @@
+//! Process exit: `sched_process_exit` (kernel/exit.c do_exit) fires once per exiting thread;
+//! only the thread that ends the group (`group_dead`) makes a record, so threads never do.
+use aya_ebpf::{
+    macros::{btf_tracepoint, tracepoint},
+    programs::{BtfTracePointContext, TracePointContext},
+    EbpfContext,
+};
+use proctrace_common::{counter, exit_flags, kind, EventHeader, ExitEvent, ABSENT, COMM_LEN};
+
+use crate::{
+    config::conf,
+    maps::{count, submit},
+    task::{boot_ns, current_uid, read_at, ReadError, Task},
+};
+
+/// include/linux/sched/signal.h
+const SIGNAL_GROUP_EXIT: u32 = 0x0000_0004;
+/// include/uapi/asm-generic/signal.h (x86/arm64): SIGCHLD, SIG_IGN, SA_NOCLDWAIT.
+const SIGCHLD: u64 = 17;
+const SIG_IGN: u64 = 1;
+const SA_NOCLDWAIT: u64 = 2;
+
+/// tp_btf: `TP_PROTO(struct task_struct *p, bool group_dead)` on 6.16+, `(p)` before.
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn exit_btf(ctx: BtfTracePointContext) -> i32 {
+    let group_dead = if conf!(exit_group_dead) != ABSENT {
+        Ok(ctx.arg::<u64>(1) & 0xff != 0)
+    } else {
+        live_is_zero()
+    };
+    match group_dead {
+        Ok(true) => emit(),
+        Ok(false) => {}
+        // Not knowing whether the group died, no record: a thread's exit taken for the
+        // process's would start its zombie clock too early.
+        Err(ReadError) => count(counter::DROPPED_EXIT),
+    }
+    0
+}
+
+#[tracepoint(category = "sched", name = "sched_process_exit")]
+pub fn exit_tp(ctx: TracePointContext) -> u32 {
+    let off = conf!(exit_group_dead);
+    let group_dead = if off != ABSENT {
+        read_at::<u8>(ctx.as_ptr() as u64, off).map(|v| v != 0)
+    } else {
+        live_is_zero()
+    };
+    match group_dead {
+        Ok(true) => emit(),
+        Ok(false) => {}
+        Err(ReadError) => count(counter::DROPPED_EXIT),
+    }
+    0
+}
+
+/// Before 6.16 the tracepoint has no `group_dead`; do_exit() has already run
+/// `atomic_dec_and_test(&tsk->signal->live)` when it fires, so live == 0 means this thread
+/// ended the group. (Two threads racing can both read 0: userspace keeps the first exit.)
+#[inline(always)]
+fn live_is_zero() -> Result<bool, ReadError> {
+    let signal = Task::current().signal()?;
+    read_at::<i32>(signal, conf!(signal_live)).map(|v| v == 0)
+}
+
+#[inline(always)]
+fn emit() {
+    let task = Task::current();
+    let leader = task.group_leader().unwrap_or(task);
+    let (status, flags) = status_and_flags(task, leader);
+    let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    let (tid, pid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    let ppid = task.ppid();
+    let start_ns = leader.start_boottime().unwrap_or(0);
+    let uid = current_uid();
+    let mut comm = [0u8; COMM_LEN];
+    leader.comm(&mut comm);
+    submit(|| ExitEvent {
+        header: EventHeader::new(kind::EXIT, tid, pid, ppid, boot_ns()),
+        start_ns,
+        status,
+        uid,
+        flags,
+        _pad: 0,
+        comm,
+    });
+}
+
+/// The wait status the parent will collect, as kernel/exit.c wait_task_zombie() builds it,
+/// and whether exit_notify()/do_notify_parent() (kernel/signal.c) will autoreap.
+#[inline(always)]
+fn status_and_flags(task: Task, leader: Task) -> (u32, u32) {
+    let signal = task.signal().unwrap_or(0);
+    let sig_flags = read_at::<u32>(signal, conf!(signal_flags)).unwrap_or(0);
+    let status = if sig_flags & SIGNAL_GROUP_EXIT != 0 {
+        read_at::<u32>(signal, conf!(signal_group_exit_code)).unwrap_or(0)
+    } else {
+        read_at::<u32>(leader.0, conf!(task_exit_code)).unwrap_or(0)
+    };
+
+    let mut flags = 0;
+    let exit_signal = read_at::<i32>(leader.0, conf!(task_exit_signal)).unwrap_or(SIGCHLD as i32);
+    if exit_signal as u64 != SIGCHLD {
+        flags |= exit_flags::NON_SIGCHLD;
+        return (status, flags);
+    }
+    // A ptraced child is always kept for the tracer (do_notify_parent checks !tsk->ptrace).
+    if read_at::<u32>(leader.0, conf!(task_ptrace)).unwrap_or(0) != 0 {
+        return (status, flags);
+    }
+    let Ok(parent) = leader.real_parent() else {
+        return (status, flags);
+    };
+    let sighand = read_at::<u64>(parent.0, conf!(task_sighand)).unwrap_or(0);
+    let size = conf!(sigaction_size);
+    let handler_off = conf!(sighand_action);
+    let flags_off = conf!(sigaction_flags);
+    if size == ABSENT || handler_off == ABSENT || flags_off == ABSENT {
+        return (status, flags);
+    }
+    let slot = (SIGCHLD as u32 - 1) * size;
+    let handler = read_at::<u64>(sighand, handler_off + slot).unwrap_or(0);
+    let sa_flags = read_at::<u64>(sighand, flags_off + slot).unwrap_or(0);
+    if handler == SIG_IGN || sa_flags & SA_NOCLDWAIT != 0 {
+        flags |= exit_flags::AUTOREAP;
+    }
+    (status, flags)
+}

@@ -1,0 +1,224 @@
+//! Harness for privileged tests: runs the real `proctrace` binary (real kernel programs, no
+//! mocks), waits for its `start` record, and collects records for the test's own process tree.
+//! Anything that keeps proctrace from loading fails the test: nothing here skips.
+
+use std::{
+    collections::HashSet,
+    io::{BufRead, BufReader, Read},
+    process::{Child, Command, Stdio},
+    sync::mpsc::{self, Receiver, RecvTimeoutError},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// The binaries under test. proctrace is another package's binary: `cargo xtask test` and
+/// `cargo xtask kernel-matrix` name it in PROCTRACE_BIN. PROCTRACE_SCENARIO_BIN overrides the
+/// build path of the scenario (the kernel-matrix guests run it from another location).
+pub fn proctrace_bin() -> String {
+    std::env::var("PROCTRACE_BIN").unwrap_or_else(|_| {
+        panic!("PROCTRACE_BIN is not set: run the privileged suite with `cargo xtask test`")
+    })
+}
+
+pub fn scenario_bin() -> String {
+    std::env::var("PROCTRACE_SCENARIO_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_proctrace-scenario").to_owned())
+}
+
+pub struct Tracer {
+    child: Child,
+    rx: Receiver<Value>,
+    pub records: Vec<Value>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Tracer {
+    /// Start proctrace with `args` and wait (up to 60 s) for its `start` record.
+    pub fn start(args: &[&str]) -> Tracer {
+        assert!(
+            // SAFETY: no arguments, cannot fail.
+            unsafe { libc::geteuid() } == 0,
+            "privileged tests must run as root (they load BPF programs); run `cargo xtask test` as root"
+        );
+        let mut child = Command::new(proctrace_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn proctrace");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("proctrace printed a line that is not JSON ({e}): {line:?}")
+                });
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let mut tracer = Tracer {
+            child,
+            rx,
+            records: Vec::new(),
+            stderr: Some(stderr),
+        };
+        let start = tracer.wait_for(Duration::from_secs(60), |r| r["type"] == "start");
+        if start.is_none() {
+            let _ = tracer.child.kill();
+            let _ = tracer.child.wait();
+            panic!(
+                "proctrace did not print a start record; stderr:\n{}",
+                tracer.take_stderr()
+            );
+        }
+        tracer
+    }
+
+    /// Collect records until one matches `pred` or `timeout` passes.
+    pub fn wait_for(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        if let Some(r) = self.records.iter().find(|r| pred(r)) {
+            return Some(r.clone());
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(r) => {
+                    let hit = pred(&r);
+                    self.records.push(r.clone());
+                    if hit {
+                        return Some(r);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    return None
+                }
+            }
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// SIGINT, wait for exit (must be 0 within 2 s), return every record.
+    pub fn stop(self) -> Vec<Value> {
+        self.stop_signalled(libc::SIGINT)
+    }
+
+    /// Send `sig`, wait for exit (must be 0 within 2 s), return every record.
+    pub fn stop_signalled(mut self, sig: i32) -> Vec<Value> {
+        self.signal(sig);
+        let begin = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                begin.elapsed() < Duration::from_secs(2),
+                "proctrace did not exit within 2 s of SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        while let Ok(r) = self.rx.recv_timeout(Duration::from_secs(5)) {
+            self.records.push(r);
+        }
+        let stderr = self.take_stderr();
+        assert!(
+            status.success(),
+            "proctrace exited with {status}; stderr:\n{stderr}"
+        );
+        let last = self.records.last().expect("records");
+        assert_eq!(last["type"], "summary", "summary must be the last line");
+        std::mem::take(&mut self.records)
+    }
+
+    fn take_stderr(&mut self) -> String {
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pids of `root` and its descendants, from `fork` records.
+pub fn tree(records: &[Value], root: u32) -> HashSet<u64> {
+    let mut set = HashSet::from([u64::from(root)]);
+    for r in records {
+        if r["type"] == "fork" && set.contains(&r["ppid"].as_u64().unwrap_or(0)) {
+            set.insert(r["pid"].as_u64().unwrap_or(0));
+        }
+    }
+    set
+}
+
+/// Records of type `ty` for process `pid`.
+pub fn of<'a>(records: &'a [Value], ty: &str, pid: u64) -> Vec<&'a Value> {
+    records
+        .iter()
+        .filter(|r| r["type"] == ty && r["pid"].as_u64() == Some(pid))
+        .collect()
+}
+
+/// Run a scenario (or any command) as our child and parse the JSON lines it prints.
+pub fn run(cmd: &str, args: &[&str]) -> (u32, std::process::ExitStatus, Vec<Value>) {
+    let child = Command::new(cmd)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (pid, out.status, lines)
+}
+
+/// Expand to one test per hook mode: `auto` (what proctrace probes) and `classic` (the
+/// tracepoint fallback forced), so both paths stay correct.
+#[macro_export]
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod auto { $( #[test] fn $name() { super::$name("auto") } )* }
+        mod classic { $( #[test] fn $name() { super::$name("classic") } )* }
+    };
+}
+
+pub fn tracer(mode: &str) -> Tracer {
+    Tracer::start(&["--hooks", mode])
+}
+
+/// Wait until `ty` for `pid` is seen (events of a finished child may still be in flight).
+pub fn wait_record(t: &mut Tracer, ty: &str, pid: u32) -> Value {
+    t.wait_for(Duration::from_secs(10), |r| {
+        r["type"] == ty && r["pid"] == pid
+    })
+    .unwrap_or_else(|| panic!("no {ty} record for {pid}"))
+}
+
+pub fn wait_exit(t: &mut Tracer, pid: u32) -> Value {
+    wait_record(t, "exit", pid)
+}
+
+pub use proctrace_tests::boottime_ns;

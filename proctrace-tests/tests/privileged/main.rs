@@ -1,0 +1,11 @@
+//! Privileged integration tests: the real proctrace binary with its real kernel programs,
+//! checked against processes the tests create (events filtered by the test's own process
+//! tree). Run as root, single-threaded — part of `cargo xtask test`:
+//! `cargo test -p tracer --test privileged -- --test-threads=1`.
+//! A test that cannot load the programs fails; none of them skips.
+mod common;
+mod edges;
+mod foundation;
+mod lifecycle;
+mod procfs;
+mod reap_confirm;

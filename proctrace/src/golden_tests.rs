@@ -1,0 +1,70 @@
+//! The JSON contract, end to end on a fixed input: a stream of ring-buffer records recorded
+//! from the real kernel programs (the privileged scenarios: threads, a thread's exec, a
+//! long-lived zombie, spawns, a leader that exits first, execveat, SIGCHLD ignored, a
+//! subreaper, exit_group from a thread, a pid namespace, a signal death) goes through the
+//! decoder, the engine and the writer, and must give exactly the recorded JSON Lines.
+//!
+//! The golden file was written by the code before the layout change and proves that the
+//! change kept every byte. When the contract changes on purpose, regenerate it with
+//! `PROCTRACE_UPDATE_GOLDEN=1 cargo test -p proctrace golden` and review the diff.
+use std::path::Path;
+
+use crate::{
+    engine::{Engine, EngineConfig},
+    ingest::decode::decode,
+    output::{timefmt::Clock, writer::JsonWriter},
+};
+
+/// Frames of `u32 little-endian length` + record bytes, as the ring buffer handed them over.
+const EVENTS: &[u8] = include_bytes!("../tests/data/golden/events.bin");
+const GOLDEN: &str = "tests/data/golden/records.jsonl";
+
+const S: u64 = 1_000_000_000;
+
+fn frames(mut bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_at(4);
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        let (frame, rest) = rest.split_at(len);
+        out.push(frame);
+        bytes = rest;
+    }
+    out
+}
+
+fn replay() -> String {
+    let mut engine = Engine::new(EngineConfig {
+        zombie_threshold_ns: S,
+        clock: Clock::from_offset_ns(1_795_702_550 * i128::from(S)),
+    });
+    let mut records = Vec::new();
+    let mut last_ns = 0;
+    for frame in frames(EVENTS) {
+        let event = decode(frame).expect("a recorded record decodes");
+        last_ns = event.ktime_ns();
+        engine.handle(event, &mut records);
+    }
+    // Past every zombie threshold: the alerts and the summary are part of the contract.
+    let end_ns = last_ns + 5 * S;
+    engine.tick(end_ns, &mut records);
+    engine.summary(end_ns, &mut records);
+    let mut writer = JsonWriter::new(Vec::new());
+    writer.write_all(&records).expect("write");
+    String::from_utf8(writer.into_inner().expect("flush")).expect("UTF-8")
+}
+
+#[test]
+fn recorded_stream_gives_the_golden_records() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    let got = replay();
+    if std::env::var_os("PROCTRACE_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).expect("writing the golden file");
+    }
+    let want = std::fs::read_to_string(&path).expect("reading the golden file");
+    assert!(got.lines().count() > 100, "the replay produced too little");
+    for (i, (got, want)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(got, want, "line {}", i + 1);
+    }
+    assert_eq!(got.lines().count(), want.lines().count());
+}

@@ -1,0 +1,345 @@
+//! Raw ring-buffer records → [`KernelEvent`]. Records are only 8-byte aligned and may be
+//! shorter than the Rust type (exec is submitted up to its used length), so every read is a
+//! bounds-checked `read_unaligned`.
+use std::borrow::Cow;
+
+use proctrace_common::{
+    exec_flags, exit_flags, fork_flags, kind, EventHeader, ExecHeader, ExitEvent, ForkEvent,
+    FreeEvent, ReleaseEvent, WaitEvent, ABSENT,
+};
+use thiserror::Error;
+
+use crate::ingest::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Release, Wait};
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {got} bytes is shorter than the {need} bytes of its type")]
+    Short { need: usize, got: usize },
+    #[error("unknown record kind {0}")]
+    UnknownKind(u32),
+    #[error("exec record claims {claimed} data bytes but carries {got}")]
+    ExecData { claimed: usize, got: usize },
+}
+
+fn read<T: Copy>(buf: &[u8]) -> Result<T, DecodeError> {
+    let need = std::mem::size_of::<T>();
+    if buf.len() < need {
+        return Err(DecodeError::Short {
+            need,
+            got: buf.len(),
+        });
+    }
+    // SAFETY: length checked above; T is a plain-data repr(C) wire type (any bits valid).
+    Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<T>()) })
+}
+
+/// A NUL-terminated (or full-length) byte string, invalid UTF-8 replaced.
+fn c_str(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Split the argv area (NUL-separated strings) into arguments. A complete area ends with a
+/// NUL; a truncated one ends mid-string, which is kept as a (cut) last argument.
+pub fn split_argv(area: &[u8]) -> Vec<String> {
+    let area = area.strip_suffix(&[0]).unwrap_or(area);
+    if area.is_empty() {
+        return Vec::new();
+    }
+    area.split(|&b| b == 0)
+        .map(|arg| match String::from_utf8_lossy(arg) {
+            Cow::Borrowed(s) => s.to_owned(),
+            Cow::Owned(s) => s,
+        })
+        .collect()
+}
+
+pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
+    let header: EventHeader = read(buf)?;
+    Ok(match header.kind {
+        kind::FORK => {
+            let ev: ForkEvent = read(buf)?;
+            KernelEvent::Fork(Fork {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                ppid: header.ppid,
+                parent_tid: ev.parent_tid,
+                uid: ev.uid,
+                start_ns: ev.start_ns,
+                start_approx: ev.flags & fork_flags::START_APPROX != 0,
+                parent_start_ns: ev.parent_start_ns,
+                comm: c_str(&ev.comm),
+            })
+        }
+        kind::EXEC => {
+            let hdr: ExecHeader = read(buf)?;
+            let data = &buf[std::mem::size_of::<ExecHeader>()..];
+            let fn_len = hdr.filename_len as usize;
+            let argv_len = hdr.argv_len as usize;
+            if fn_len + argv_len > data.len() {
+                return Err(DecodeError::ExecData {
+                    claimed: fn_len + argv_len,
+                    got: data.len(),
+                });
+            }
+            KernelEvent::Exec(Exec {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                old_pid: hdr.old_pid,
+                ppid: header.ppid,
+                uid: hdr.uid,
+                start_ns: hdr.start_ns,
+                comm: c_str(&hdr.comm),
+                filename: c_str(&data[..fn_len]),
+                argv: split_argv(&data[fn_len..fn_len + argv_len]),
+                argv_truncated: hdr.flags & exec_flags::ARGV_TRUNCATED != 0,
+                argv_read_failed: hdr.flags & exec_flags::ARGV_READ_FAILED != 0,
+                filename_truncated: hdr.flags & exec_flags::FILENAME_TRUNCATED != 0,
+            })
+        }
+        kind::EXIT => {
+            let ev: ExitEvent = read(buf)?;
+            KernelEvent::Exit(Exit {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                tid: header.tid,
+                ppid: header.ppid,
+                uid: ev.uid,
+                start_ns: ev.start_ns,
+                comm: c_str(&ev.comm),
+                status: ExitStatus::from_raw(ev.status),
+                autoreap: ev.flags & exit_flags::AUTOREAP != 0,
+                non_sigchld: ev.flags & exit_flags::NON_SIGCHLD != 0,
+            })
+        }
+        kind::WAIT => {
+            let ev: WaitEvent = read(buf)?;
+            KernelEvent::Wait(Wait {
+                ktime_ns: header.ktime_ns,
+                reaper: header.pid,
+                reaper_tid: header.tid,
+                reaped: ev.reaped,
+                status: (ev.status != ABSENT).then_some(ev.status),
+                // An unreadable level is taken as the initial namespace, where almost every
+                // waiter lives.
+                ns_local: ev.ns_level != 0 && ev.ns_level != ABSENT,
+            })
+        }
+        kind::FREE => {
+            let ev: FreeEvent = read(buf)?;
+            KernelEvent::Free(Free {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                start_ns: ev.start_ns,
+            })
+        }
+        kind::RELEASE => {
+            let ev: ReleaseEvent = read(buf)?;
+            KernelEvent::Release(Release {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                ppid: header.ppid,
+                start_ns: ev.start_ns,
+                releaser: ev.releaser,
+                releaser_exiting: ev.releaser_exiting != 0,
+            })
+        }
+        other => return Err(DecodeError::UnknownKind(other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proctrace_common::{ExecEvent, COMM_LEN};
+
+    fn bytes_of<T>(v: &T) -> Vec<u8> {
+        // SAFETY: wire types are plain data without padding.
+        unsafe {
+            std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>())
+        }
+        .to_vec()
+    }
+
+    fn comm(s: &str) -> [u8; COMM_LEN] {
+        let mut c = [0u8; COMM_LEN];
+        c[..s.len()].copy_from_slice(s.as_bytes());
+        c
+    }
+
+    fn header(kind: u32, pid: u32) -> EventHeader {
+        EventHeader {
+            kind,
+            tid: pid,
+            ktime_ns: 1_000,
+            pid,
+            ppid: 1,
+        }
+    }
+
+    #[test]
+    fn fork_round_trip() {
+        let ev = ForkEvent {
+            header: header(kind::FORK, 42),
+            start_ns: 900,
+            parent_start_ns: 5,
+            parent_tid: 7,
+            uid: 1000,
+            flags: fork_flags::START_APPROX,
+            _pad: 0,
+            comm: comm("bash"),
+        };
+        let KernelEvent::Fork(f) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not fork")
+        };
+        assert_eq!(
+            (f.pid, f.ppid, f.parent_tid, f.uid, f.start_ns),
+            (42, 1, 7, 1000, 900)
+        );
+        assert!(f.start_approx);
+        assert_eq!(f.comm, "bash");
+        assert_eq!(f.parent_start_ns, 5);
+    }
+
+    #[test]
+    fn full_length_comm_without_nul() {
+        let ev = ExitEvent {
+            header: header(kind::EXIT, 3),
+            start_ns: 1,
+            status: 9,
+            uid: 0,
+            flags: exit_flags::AUTOREAP,
+            _pad: 0,
+            comm: *b"0123456789abcdef",
+        };
+        let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not exit")
+        };
+        assert_eq!(e.comm, "0123456789abcdef");
+        assert_eq!(e.status.signal, Some(9));
+        assert!(e.autoreap && !e.non_sigchld);
+    }
+
+    fn exec_record(filename: &[u8], argv: &[u8], flags: u32) -> Vec<u8> {
+        // SAFETY: ExecEvent is plain integers and byte arrays: all zeroes is a valid value.
+        let mut ev: ExecEvent = unsafe { std::mem::zeroed() };
+        ev.hdr = ExecHeader {
+            header: header(kind::EXEC, 10),
+            start_ns: 2,
+            old_pid: 11,
+            uid: 0,
+            flags,
+            filename_len: filename.len() as u32,
+            argv_len: argv.len() as u32,
+            _pad: 0,
+            comm: comm("sh"),
+        };
+        ev.data[..filename.len()].copy_from_slice(filename);
+        ev.data[filename.len()..filename.len() + argv.len()].copy_from_slice(argv);
+        let used = std::mem::size_of::<ExecHeader>() + filename.len() + argv.len();
+        bytes_of(&ev)[..used].to_vec()
+    }
+
+    #[test]
+    fn exec_with_hostile_argv() {
+        let argv = b"/bin/sh\0-c\0a\nb\"c\\d\te\0\xff\xfeok\0\0last\0";
+        let rec = exec_record(b"/bin/sh", argv, 0);
+        let KernelEvent::Exec(e) = decode(&rec).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!(e.filename, "/bin/sh");
+        assert_eq!(e.old_pid, 11);
+        assert_eq!(
+            e.argv,
+            vec![
+                "/bin/sh",
+                "-c",
+                "a\nb\"c\\d\te",
+                "\u{fffd}\u{fffd}ok",
+                "",
+                "last"
+            ]
+        );
+        assert!(!e.argv_truncated);
+    }
+
+    #[test]
+    fn exec_truncated_keeps_cut_argument() {
+        let rec = exec_record(b"/x", b"a\0bc", exec_flags::ARGV_TRUNCATED);
+        let KernelEvent::Exec(e) = decode(&rec).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!(e.argv, vec!["a", "bc"]);
+        assert!(e.argv_truncated);
+    }
+
+    #[test]
+    fn exec_lengths_beyond_record_are_rejected() {
+        let mut rec = exec_record(b"/x", b"a\0", 0);
+        rec.truncate(rec.len() - 1);
+        assert!(matches!(decode(&rec), Err(DecodeError::ExecData { .. })));
+    }
+
+    #[test]
+    fn short_and_unknown_records_are_errors() {
+        assert!(matches!(decode(&[1, 2, 3]), Err(DecodeError::Short { .. })));
+        let h = header(99, 1);
+        assert_eq!(decode(&bytes_of(&h)), Err(DecodeError::UnknownKind(99)));
+        let h = header(kind::FORK, 1);
+        assert!(matches!(
+            decode(&bytes_of(&h)),
+            Err(DecodeError::Short { .. })
+        ));
+    }
+
+    #[test]
+    fn wait_status_absent_is_none() {
+        let ev = WaitEvent {
+            header: header(kind::WAIT, 5),
+            reaped: 6,
+            status: ABSENT,
+            _pad: 0,
+            ns_level: ABSENT,
+        };
+        let KernelEvent::Wait(w) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not wait")
+        };
+        assert_eq!(
+            (w.reaper, w.reaped, w.status, w.ns_local),
+            (5, 6, None, false)
+        );
+        for (level, ns_local) in [(0, false), (1, true), (3, true)] {
+            let ev = WaitEvent {
+                ns_level: level,
+                ..ev
+            };
+            let KernelEvent::Wait(w) = decode(&bytes_of(&ev)).unwrap() else {
+                panic!("not wait")
+            };
+            assert_eq!(w.ns_local, ns_local, "level {level}");
+        }
+    }
+
+    #[test]
+    fn release_round_trip() {
+        let ev = ReleaseEvent {
+            header: header(kind::RELEASE, 9),
+            start_ns: 4,
+            releaser: 3,
+            releaser_exiting: 1,
+        };
+        let KernelEvent::Release(r) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not release")
+        };
+        assert_eq!(
+            (r.pid, r.ppid, r.start_ns, r.releaser, r.releaser_exiting),
+            (9, 1, 4, 3, true)
+        );
+    }
+
+    #[test]
+    fn empty_argv_area() {
+        assert!(split_argv(b"").is_empty());
+        assert!(split_argv(b"\0").is_empty());
+    }
+}

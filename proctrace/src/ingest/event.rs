@@ -1,0 +1,204 @@
+//! Kernel events after decoding: the lifecycle engine's input.
+//!
+//! `pid`/`ppid` are always thread-group ids; `tid` is a thread id. Times are kernel boot-time
+//! nanoseconds (CLOCK_BOOTTIME), the clock of `task->start_boottime`.
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelEvent {
+    Fork(Fork),
+    Exec(Exec),
+    Exit(Exit),
+    Wait(Wait),
+    Free(Free),
+    Release(Release),
+}
+
+impl KernelEvent {
+    pub fn ktime_ns(&self) -> u64 {
+        match self {
+            KernelEvent::Fork(e) => e.ktime_ns,
+            KernelEvent::Exec(e) => e.ktime_ns,
+            KernelEvent::Exit(e) => e.ktime_ns,
+            KernelEvent::Wait(e) => e.ktime_ns,
+            KernelEvent::Free(e) => e.ktime_ns,
+            KernelEvent::Release(e) => e.ktime_ns,
+        }
+    }
+}
+
+/// A new process (never a thread: the kernel side drops CLONE_THREAD children).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    pub ktime_ns: u64,
+    pub pid: u32,
+    /// Tgid of the child's `real_parent` (differs from the caller with CLONE_PARENT).
+    pub ppid: u32,
+    /// Thread id of the thread that called fork/clone.
+    pub parent_tid: u32,
+    pub uid: u32,
+    /// `start_boottime` of the child (or the fork time when `start_approx`).
+    pub start_ns: u64,
+    pub start_approx: bool,
+    /// `start_boottime` of the parent process (its group leader).
+    pub parent_start_ns: u64,
+    pub comm: String,
+}
+
+/// A successful exec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exec {
+    pub ktime_ns: u64,
+    pub pid: u32,
+    /// Thread id that called exec; differs from `pid` when a non-leader thread exec'd.
+    pub old_pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    /// `start_boottime` of the process (unchanged by exec).
+    pub start_ns: u64,
+    /// comm of the new image.
+    pub comm: String,
+    pub filename: String,
+    pub argv: Vec<String>,
+    pub argv_truncated: bool,
+    pub argv_read_failed: bool,
+    pub filename_truncated: bool,
+}
+
+/// How a process ended, decoded from the wait status the parent will see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// WEXITSTATUS, or None when a signal killed it.
+    pub code: Option<i32>,
+    /// WTERMSIG, or None for a normal exit.
+    pub signal: Option<i32>,
+    pub core_dumped: bool,
+}
+
+impl ExitStatus {
+    /// Decode a raw wait status (include/uapi/linux/wait.h encoding, as built by
+    /// kernel/exit.c `do_exit`/`do_group_exit`: `(code & 0xff) << 8` or `signo | 0x80`).
+    pub fn from_raw(status: u32) -> Self {
+        let sig = (status & 0x7f) as i32;
+        if sig == 0 {
+            ExitStatus {
+                code: Some(((status >> 8) & 0xff) as i32),
+                signal: None,
+                core_dumped: false,
+            }
+        } else {
+            ExitStatus {
+                code: None,
+                signal: Some(sig),
+                core_dumped: status & 0x80 != 0,
+            }
+        }
+    }
+}
+
+/// The last thread of a process is gone (`group_dead`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    pub ktime_ns: u64,
+    pub pid: u32,
+    /// The thread whose exit ended the group.
+    pub tid: u32,
+    /// Parent at exit time: after a reparenting, the new parent.
+    pub ppid: u32,
+    pub uid: u32,
+    pub start_ns: u64,
+    pub comm: String,
+    pub status: ExitStatus,
+    /// Parent ignores SIGCHLD / SA_NOCLDWAIT: released at once, no zombie period.
+    pub autoreap: bool,
+    /// exit_signal is not SIGCHLD.
+    pub non_sigchld: bool,
+}
+
+/// A wait-family syscall returned `reaped` in the context of `reaper` (a tgid).
+/// Not every such return is a reap (stopped/continued children are reported too): the engine
+/// only treats it as one when `reaped` is a zombie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wait {
+    pub ktime_ns: u64,
+    pub reaper: u32,
+    pub reaper_tid: u32,
+    pub reaped: u32,
+    /// Raw wait status if it could be read.
+    pub status: Option<u32>,
+    /// The waiter is in a child pid namespace: `reaped` is a pid of that namespace, not a
+    /// global one, and names nothing we track.
+    pub ns_local: bool,
+}
+
+/// `sched_process_free` of a thread-group leader: released (fires an RCU grace period after
+/// `release_task()`, so the time is late by milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Free {
+    pub ktime_ns: u64,
+    pub pid: u32,
+    pub start_ns: u64,
+}
+
+/// `release_task()` of a process (fentry/kprobe): the reap itself, exactly timed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub ktime_ns: u64,
+    pub pid: u32,
+    /// Parent at release time.
+    pub ppid: u32,
+    pub start_ns: u64,
+    /// Tgid of the task that called release_task().
+    pub releaser: u32,
+    /// The releaser was exiting itself: released by exit_notify() without a waiter (autoreap);
+    /// otherwise a waiter collected it.
+    pub releaser_exiting: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_decodes_normal_signal_and_core() {
+        assert_eq!(
+            ExitStatus::from_raw(7 << 8),
+            ExitStatus {
+                code: Some(7),
+                signal: None,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(0),
+            ExitStatus {
+                code: Some(0),
+                signal: None,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(9),
+            ExitStatus {
+                code: None,
+                signal: Some(9),
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(11 | 0x80),
+            ExitStatus {
+                code: None,
+                signal: Some(11),
+                core_dumped: true
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_raw(255 << 8),
+            ExitStatus {
+                code: Some(255),
+                signal: None,
+                core_dumped: false
+            }
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Ingest: ring-buffer records (the wire types of proctrace-common) decoded into kernel events.
+pub mod decode;
+pub mod event;

@@ -1,0 +1,378 @@
+//! Loading and attaching the kernel programs. Each job (fork, exec, exit, reap) probes the
+//! most precise hook first and falls back when the kernel refuses it, and the choice is
+//! reported in the `start` record. Hooks are decided by what loads, never by version.
+use std::sync::{Mutex, PoisonError};
+
+use aya::{
+    programs::{BtfTracePoint, FEntry, KProbe, Program, TracePoint},
+    Btf, Ebpf, EbpfLoader,
+};
+use proctrace_common::Config;
+use thiserror::Error;
+
+use crate::output::record::Hooks;
+
+/// The kernel object built by proctrace/build.rs (aya-build).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/proctrace"));
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("loading the eBPF object: {0}")]
+    Object(#[from] aya::EbpfError),
+    #[error("reading kernel BTF: {0}")]
+    Btf(#[from] aya::BtfError),
+    #[error("program {0} is missing from the eBPF object")]
+    MissingProgram(&'static str),
+    #[error("no hook could be attached for {job}: {reasons}")]
+    NoHook { job: &'static str, reasons: String },
+}
+
+/// Which hooks may be tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookPolicy {
+    /// The most precise hook each kernel accepts (BTF tracepoints, fentry), falling back.
+    MostPrecise,
+    /// Classic tracepoints only (the fallback path, e.g. to test it on a kernel with BTF).
+    ClassicOnly,
+}
+
+/// One program and where it attaches.
+#[derive(Clone, Copy)]
+enum Attach {
+    /// BTF tracepoint (`tp_btf`): typed arguments, the kernel's own structs.
+    Btf {
+        prog: &'static str,
+        tracepoint: &'static str,
+    },
+    /// Classic tracepoint: the record layout comes from tracefs.
+    Tracepoint {
+        prog: &'static str,
+        category: &'static str,
+        name: &'static str,
+    },
+    FEntry {
+        prog: &'static str,
+        function: &'static str,
+    },
+    KProbe {
+        prog: &'static str,
+        function: &'static str,
+    },
+}
+
+impl Attach {
+    fn prog(self) -> &'static str {
+        match self {
+            Attach::Btf { prog, .. }
+            | Attach::Tracepoint { prog, .. }
+            | Attach::FEntry { prog, .. }
+            | Attach::KProbe { prog, .. } => prog,
+        }
+    }
+
+    /// Whether `--hooks classic` allows it.
+    fn classic(self) -> bool {
+        matches!(self, Attach::Tracepoint { .. })
+    }
+
+    fn name(self) -> String {
+        match self {
+            Attach::Btf { tracepoint, .. } => format!("tp_btf/{tracepoint}"),
+            Attach::Tracepoint { category, name, .. } => format!("tracepoint/{category}/{name}"),
+            Attach::FEntry { function, .. } => format!("fentry/{function}"),
+            Attach::KProbe { function, .. } => format!("kprobe/{function}"),
+        }
+    }
+
+    /// Unloads the program, which also detaches it.
+    fn unload(self, ebpf: &mut Ebpf) {
+        if let Some(program) = ebpf.program_mut(self.prog()) {
+            unload(program);
+        }
+    }
+
+    fn attach(self, ebpf: &mut Ebpf, btf: &Btf) -> anyhow::Result<()> {
+        let program = ebpf
+            .program_mut(self.prog())
+            .ok_or(LoadError::MissingProgram(self.prog()))?;
+        match self {
+            Attach::Btf { tracepoint, .. } => {
+                let p: &mut BtfTracePoint = program.try_into()?;
+                p.load(tracepoint, btf)?;
+                p.attach()?;
+            }
+            Attach::Tracepoint { category, name, .. } => {
+                let p: &mut TracePoint = program.try_into()?;
+                p.load()?;
+                p.attach(category, name)?;
+            }
+            Attach::FEntry { function, .. } => {
+                let p: &mut FEntry = program.try_into()?;
+                p.load(function, btf)?;
+                p.attach()?;
+            }
+            Attach::KProbe { function, .. } => {
+                let p: &mut KProbe = program.try_into()?;
+                p.load()?;
+                p.attach(function, 0)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The hooks for one job, most precise first; each alternative is a set of programs that
+/// together do the job.
+struct Job {
+    name: &'static str,
+    alternatives: &'static [&'static [Attach]],
+    /// Where the chosen hook is reported in `start.hooks`.
+    report: fn(&mut Hooks, String),
+}
+
+/// The job (`fork`, `exec`, `exit`, `reap`) a program serves, by its name.
+pub fn job_of(prog: &str) -> Option<&'static str> {
+    JOBS.iter()
+        .find(|job| {
+            job.alternatives
+                .iter()
+                .flat_map(|alt| alt.iter())
+                .any(|a| a.prog() == prog)
+        })
+        .map(|job| job.name)
+}
+
+const fn btf(prog: &'static str, tracepoint: &'static str) -> Attach {
+    Attach::Btf { prog, tracepoint }
+}
+
+const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> Attach {
+    Attach::Tracepoint {
+        prog,
+        category,
+        name,
+    }
+}
+
+const WAIT4_ENTER: Attach = tp("wait4_enter", "syscalls", "sys_enter_wait4");
+const WAIT4_EXIT: Attach = tp("wait4_exit", "syscalls", "sys_exit_wait4");
+const WAITID_ENTER: Attach = tp("waitid_enter", "syscalls", "sys_enter_waitid");
+const WAITID_EXIT: Attach = tp("waitid_exit", "syscalls", "sys_exit_waitid");
+
+const JOBS: [Job; 4] = [
+    // Fork first: a child's events must never precede the hook that names it.
+    Job {
+        name: "fork",
+        report: |h, hook| h.fork = Some(hook),
+        alternatives: &[
+            &[btf("fork_btf", "sched_process_fork")],
+            // task_newtask first: it records clone_flags that sched_process_fork looks up.
+            &[
+                tp("newtask_tp", "task", "task_newtask"),
+                tp(CLASSIC_FORK_PROGRAM, "sched", "sched_process_fork"),
+            ],
+        ],
+    },
+    Job {
+        name: "exec",
+        report: |h, hook| h.exec = Some(hook),
+        alternatives: &[
+            &[btf("exec_btf", "sched_process_exec")],
+            &[tp("exec_tp", "sched", "sched_process_exec")],
+        ],
+    },
+    Job {
+        name: "exit",
+        report: |h, hook| h.exit = Some(hook),
+        alternatives: &[
+            &[btf("exit_btf", "sched_process_exit")],
+            &[tp("exit_tp", "sched", "sched_process_exit")],
+        ],
+    },
+    // The reap: release_task() itself where the kernel lets us hook a function; otherwise
+    // the wait-family syscall exits (exact moment and reaper for wait4/waitid) plus
+    // sched_process_free (every release, an RCU grace period late) for the rest.
+    Job {
+        name: "reap",
+        report: |h, hook| h.reap = Some(hook),
+        alternatives: &[
+            &[Attach::FEntry {
+                prog: "release_fentry",
+                function: "release_task",
+            }],
+            &[Attach::KProbe {
+                prog: "release_kprobe",
+                function: "release_task",
+            }],
+            &[
+                WAIT4_ENTER,
+                WAIT4_EXIT,
+                WAITID_ENTER,
+                WAITID_EXIT,
+                btf("free_btf", "sched_process_free"),
+            ],
+            &[
+                WAIT4_ENTER,
+                WAIT4_EXIT,
+                WAITID_ENTER,
+                WAITID_EXIT,
+                tp("free_tp", "sched", "sched_process_free"),
+            ],
+        ],
+    },
+];
+
+pub struct Loaded {
+    pub ebpf: Ebpf,
+    pub hooks: Hooks,
+    /// Why preferred hooks were refused (for the log on stderr).
+    pub fallbacks: Vec<String>,
+}
+
+pub fn load(
+    config: Config,
+    ring_buffer_bytes: u32,
+    policy: HookPolicy,
+) -> Result<Loaded, LoadError> {
+    // EbpfLoader::new() parses the kernel BTF itself and aya offers no way around it, but
+    // the programs need our own copy to attach by name: drop the loader's before parsing
+    // ours, so the two are never in memory at once (start-up peak RSS).
+    let mut loader = EbpfLoader::new();
+    loader.btf(None);
+    let btf = Btf::from_sys_fs()?;
+    let mut ebpf = loader
+        .btf(Some(&btf))
+        .override_global("CONFIG", &config, true)
+        .map_max_entries("EVENTS", ring_buffer_bytes)
+        .load(OBJECT)?;
+    let mut fallbacks = Vec::new();
+    let mut hooks = Hooks::default();
+    for job in &JOBS {
+        let hook = attach_job(&mut ebpf, &btf, job, policy, &mut fallbacks)?;
+        (job.report)(&mut hooks, hook);
+    }
+    Ok(Loaded {
+        ebpf,
+        hooks,
+        fallbacks,
+    })
+}
+
+/// Attaches the first alternative the kernel accepts; returns its name, e.g.
+/// `tp_btf/sched_process_fork` or `tracepoint/task/task_newtask+tracepoint/sched/sched_process_fork`.
+fn attach_job(
+    ebpf: &mut Ebpf,
+    btf: &Btf,
+    job: &Job,
+    policy: HookPolicy,
+    fallbacks: &mut Vec<String>,
+) -> Result<String, LoadError> {
+    let mut reasons = Vec::new();
+    let allowed = job
+        .alternatives
+        .iter()
+        .filter(|alt| policy == HookPolicy::MostPrecise || alt.iter().all(|a| a.classic()));
+    for alt in allowed {
+        let mut attached: Vec<&'static str> = Vec::new();
+        let result = alt.iter().try_for_each(|a| {
+            // Programs shared with an earlier, failed alternative were unloaded with it.
+            a.attach(ebpf, btf)
+                .map(|()| attached.push(a.prog()))
+                .map_err(|e| (a.name(), e))
+        });
+        match result {
+            Ok(()) => return Ok(alt.iter().map(|a| a.name()).collect::<Vec<_>>().join("+")),
+            Err((name, err)) => {
+                let reason = format!("{}: {name}: {}", job.name, error_chain(&err));
+                fallbacks.push(reason.clone());
+                reasons.push(reason);
+                // Leave nothing of a failed alternative attached (dropping the links
+                // detaches them), so a later one can load the same programs again.
+                for a in alt.iter().filter(|a| attached.contains(&a.prog())) {
+                    a.unload(ebpf);
+                }
+            }
+        }
+    }
+    Err(LoadError::NoHook {
+        job: job.name,
+        reasons: reasons.join("; "),
+    })
+}
+
+/// The classic `sched_process_fork` program, which pairs with `task_newtask`'s.
+const CLASSIC_FORK_PROGRAM: &str = "fork_tp";
+
+/// Verifier logs are long: keep the first line of each cause.
+fn error_chain(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|e| e.to_string().lines().next().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// Detaches every program, all at once. Releasing a BTF tracepoint link blocks the closing
+/// thread until the kernel has retired the probe (about an RCU grace period: 70 ms each on
+/// our hosts, several hundred ms under emulation). Dropping `Ebpf` releases them one after
+/// another; from parallel threads the waits partly overlap (280 ms → 155 ms here).
+///
+/// The classic fork program goes first, alone: a fork between the detach of `task_newtask`
+/// and its own would find no clone flags and count as `fork_unpaired` at every shutdown.
+pub fn detach_all(ebpf: &mut Ebpf) {
+    let (first, rest): (Vec<_>, Vec<_>) = ebpf
+        .programs_mut()
+        .partition(|(name, _)| *name == CLASSIC_FORK_PROGRAM);
+    for (_, program) in first {
+        unload(program);
+    }
+    let queue = Mutex::new(rest.into_iter().map(|(_, p)| p).collect::<Vec<_>>());
+    let work = || loop {
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        match next {
+            Some(program) => unload(program),
+            None => break,
+        }
+    };
+    std::thread::scope(|scope| {
+        let helpers = queue.lock().unwrap_or_else(PoisonError::into_inner).len();
+        for _ in 1..helpers {
+            // A host out of threads (a fork bomb is when a tracer is wanted most) must still
+            // get its summary: this thread works through whatever is left.
+            let spawned = std::thread::Builder::new()
+                .name("proctrace-detach".into())
+                .spawn_scoped(scope, work);
+            if spawned.is_err() {
+                break;
+            }
+        }
+        work();
+    });
+}
+
+fn unload(program: &mut Program) {
+    // Errors here mean "was not loaded" (an alternative that lost): nothing to undo.
+    let _ = match program {
+        Program::BtfTracePoint(p) => p.unload(),
+        Program::TracePoint(p) => p.unload(),
+        Program::FEntry(p) => p.unload(),
+        Program::KProbe(p) => p.unload(),
+        _ => Ok(()),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_program_has_one_job() {
+        for job in &JOBS {
+            for a in job.alternatives.iter().flat_map(|alt| alt.iter()) {
+                assert_eq!(job_of(a.prog()), Some(job.name), "{}", a.prog());
+            }
+        }
+        assert_eq!(job_of("free_tp"), Some("reap"));
+        assert_eq!(job_of("wait4_exit"), Some("reap"));
+        assert_eq!(job_of("no_such_program"), None);
+    }
+}

@@ -1,0 +1,4 @@
+//! Output: the record types (the JSON contract), time formatting, and the writers.
+pub mod record;
+pub mod timefmt;
+pub mod writer;

@@ -1,0 +1,488 @@
+//! A tracing session: the kernel programs loaded, the ring buffer → decoder → engine → JSON
+//! pipeline, the seam with /proc at start-up, the timers (zombie alerts, loss polling, /proc
+//! checks, --duration), and the orderly end (detach, last drain, losses, summary).
+use std::{
+    io::{self, StdoutLock},
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _};
+use aya::{
+    maps::{MapData, RingBuf},
+    Ebpf,
+};
+use proctrace_common::EventHeader;
+use tokio::{
+    io::unix::AsyncFd,
+    signal::unix::{signal, Signal, SignalKind},
+    time::{sleep, Instant, Interval},
+};
+
+use crate::{
+    cli::Args,
+    engine::{Engine, EngineConfig},
+    ingest::{decode::decode, event::KernelEvent},
+    kernel::{
+        btf,
+        counters::{self, KernelCounters},
+        loader, offsets, privileges,
+        progstats::ProgStats,
+        tracefs,
+    },
+    output::{
+        record::{CheckReason, Hooks, LostCauses, Record, StartRecord},
+        timefmt::{boottime_now_ns, Clock},
+        writer::{JsonWriter, OutputError},
+    },
+    proc::{reconcile, scan as procscan},
+};
+
+/// How often the per-CPU loss counters are read: a `lost` record follows a loss within 1 s.
+const LOST_POLL: Duration = Duration::from_millis(250);
+/// Events handled per turn of the loop. Under sustained churn the ring buffer never runs
+/// empty: without a bound the drain would never return, and signals, zombie alerts, loss
+/// polling and output would all starve (while records piled up in memory).
+const BATCH: usize = 1024;
+/// After the ring buffer ran empty, wait this long before waiting for it again. The kernel
+/// only wakes a consumer that has caught up (kernel/bpf/ringbuf.c, bpf_ringbuf_commit), so
+/// without a pause a busy host costs one wakeup (and one write) per event; with it, one per
+/// pause. Records are this much later at most; zombie alerts keep their own timer.
+const COALESCE: Duration = Duration::from_millis(5);
+/// A timer that is switched off still needs a period; it never fires in practice.
+const NEVER: Duration = Duration::from_secs(3600);
+
+/// Whether anyone still reads our output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reader {
+    Listening,
+    /// The reader closed the pipe (`proctrace | head`): exit quietly with success.
+    Gone,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    // Before anything is printed: a reader may signal us as soon as it sees `start`.
+    let mut stop = StopSignals::install()?;
+    let (mut session, hooks) = Session::open(&args)?;
+    if session.seed(hooks, args.ring_buffer_size)? == Reader::Gone {
+        return Ok(());
+    }
+    if session.follow(&args, &mut stop).await? == Reader::Gone {
+        return Ok(());
+    }
+    session.close()
+}
+
+/// SIGINT and SIGTERM: both end the session with a summary.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn install() -> io::Result<Self> {
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Kernel events on their way to records: the decoder and the engine.
+struct Pipeline {
+    engine: Engine,
+    /// Records of the current batch, written and cleared by [`Session::flush`].
+    records: Vec<Record>,
+    decode_errors: u64,
+}
+
+impl Pipeline {
+    /// Hands up to `max` events to the engine; returns how many there were.
+    fn drain(&mut self, ring: &mut RingBuf<MapData>, max: usize) -> usize {
+        let Pipeline {
+            engine,
+            records,
+            decode_errors,
+        } = self;
+        drain_into(ring, decode_errors, max, |event| {
+            engine.handle(event, records);
+        })
+    }
+}
+
+struct Session {
+    /// Owns the programs and their links: dropping it detaches everything.
+    ebpf: Ebpf,
+    clock: Clock,
+    ring: AsyncFd<RingBuf<MapData>>,
+    counters: KernelCounters,
+    progstats: ProgStats,
+    pipeline: Pipeline,
+    out: JsonWriter<StdoutLock<'static>>,
+    /// "Everything up to now" is at most a full ring buffer: producers do not stop for us,
+    /// so draining until empty could go on for ever under churn.
+    in_buffer: usize,
+    /// Loss totals already reported. From 0: losses during start-up (the /proc read) are
+    /// reported like any other.
+    lost_seen: LostCauses,
+}
+
+impl Session {
+    /// Loads and attaches the programs; nothing is printed yet.
+    fn open(args: &Args) -> anyhow::Result<(Self, Hooks)> {
+        let tracefs_root = tracefs_root()?;
+        privileges::check(false)?;
+        raise_memlock();
+
+        let btf_path = std::path::Path::new(btf::VMLINUX_BTF);
+        let (config, report) = offsets::build_config(&tracefs_root, btf_path)?;
+        let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
+            .context("loading the kernel programs")?;
+        for reason in &loaded.fallbacks {
+            eprintln!("proctrace: fell back: {reason}");
+        }
+        eprintln!("proctrace: offsets: {report:?}");
+        let mut ebpf = loaded.ebpf;
+        release_startup_memory();
+
+        let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
+        let counters = KernelCounters::new(
+            ebpf.take_map("COUNTERS")
+                .context("COUNTERS map missing")?
+                .try_into()?,
+        );
+        let progstats = ProgStats::new(&ebpf);
+        // SAFETY: the ring buffer owns its fd and outlives the registration (both live in
+        // `ring`).
+        let ring = unsafe { AsyncFd::register(ring) }
+            .map_err(|e| e.into_parts().1)
+            .context("polling the ring buffer")?;
+        let clock = Clock::measure().context("reading clocks")?;
+        let engine = Engine::new(EngineConfig {
+            zombie_threshold_ns: u64::try_from(args.zombie_threshold.as_nanos())
+                .unwrap_or(u64::MAX),
+            clock,
+        });
+        let session = Session {
+            ebpf,
+            clock,
+            ring,
+            counters,
+            progstats,
+            pipeline: Pipeline {
+                engine,
+                records: Vec::with_capacity(BATCH),
+                decode_errors: 0,
+            },
+            out: JsonWriter::new(io::stdout().lock()),
+            in_buffer: args.ring_buffer_size as usize / std::mem::size_of::<EventHeader>(),
+            lost_seen: LostCauses::default(),
+        };
+        Ok((session, loaded.hooks))
+    }
+
+    /// The seam: the programs are attached, so events since then wait in the ring buffer
+    /// while /proc is read; then both are merged (reconcile::seed), and nothing is missed or
+    /// reported twice across it. Prints `start`, the zombies found, and the events so far.
+    fn seed(&mut self, hooks: Hooks, ring_buffer_bytes: u32) -> anyhow::Result<Reader> {
+        let snapshot = procscan::scan().context("reading /proc")?;
+        let mut pending = Vec::new();
+        let errors = &mut self.pipeline.decode_errors;
+        drain_into(self.ring.get_mut(), errors, self.in_buffer, |e| {
+            pending.push(e);
+        });
+        let engine = &mut self.pipeline.engine;
+        let records = &mut self.pipeline.records;
+        let (seeded, zombies) = reconcile::seed(engine, &snapshot, &pending);
+
+        let mut start = StartRecord::new(
+            &self.clock,
+            boottime_now_ns()?,
+            env!("CARGO_PKG_VERSION"),
+            hooks,
+            u64::from(ring_buffer_bytes),
+        );
+        start.seeded_processes = seeded;
+        start.seeded_zombies = zombies.len() as u64;
+        engine.emit(start.into(), records);
+        let now = boottime_now_ns()?;
+        for pid in zombies {
+            engine.report_zombie_now(pid, now, records);
+        }
+        for event in pending {
+            engine.handle(event, records);
+        }
+        self.flush()
+    }
+
+    /// Follows the kernel until a stop signal, --duration, or the reader going away.
+    async fn follow(&mut self, args: &Args, stop: &mut StopSignals) -> anyhow::Result<Reader> {
+        let deadline = args.duration.map(|d| Instant::now() + d);
+        let mut lost_poll = tokio::time::interval(LOST_POLL);
+        let mut checks = Checks::new(args.proc_check_interval);
+        let mut coalesce_until: Option<Instant> = None;
+        loop {
+            let alert_in = self.pipeline.engine.next_deadline().map(|due| {
+                let now = boottime_now_ns().unwrap_or(due);
+                Duration::from_nanos(due.saturating_sub(now))
+            });
+            let settled_at = checks.settle_until();
+            tokio::select! {
+                guard = self.ring.readable_mut(), if coalesce_until.is_none() => {
+                    let mut guard = guard?;
+                    let n = self.pipeline.drain(guard.get_inner_mut(), BATCH);
+                    // Only an emptied ring buffer waits for the next wakeup; a full batch
+                    // means more is there, so stay ready and come back after the other
+                    // branches.
+                    if n < BATCH {
+                        guard.clear_ready();
+                        coalesce_until = Some(Instant::now() + COALESCE);
+                    }
+                }
+                _ = sleep_until_opt(coalesce_until), if coalesce_until.is_some() => {
+                    coalesce_until = None;
+                }
+                _ = sleep(alert_in.unwrap_or(NEVER)), if alert_in.is_some() => {
+                    self.alert_zombies()?;
+                }
+                _ = lost_poll.tick() => {
+                    if self.report_losses()? {
+                        // What was lost left the engine wrong somewhere: check /proc now.
+                        checks.due = Some(CheckReason::Lost);
+                    }
+                }
+                _ = checks.timer.tick(), if checks.enabled => {
+                    checks.due.get_or_insert(CheckReason::Interval);
+                }
+                _ = sleep_until_opt(settled_at), if settled_at.is_some() => {
+                    if let Some((pending, _)) = checks.settling.take() {
+                        self.confirm_check(pending).await?;
+                    }
+                }
+                _ = stop.recv() => return Ok(Reader::Listening),
+                _ = sleep_until_opt(deadline), if deadline.is_some() => return Ok(Reader::Listening),
+            }
+            if let Some(reason) = checks.take_due() {
+                if let Err(pending) = self.begin_check(reason).await? {
+                    let settle = Duration::from_nanos(reconcile::SETTLE_NS);
+                    checks.settling = Some((pending, Instant::now() + settle));
+                }
+            }
+            if self.flush()? == Reader::Gone {
+                return Ok(Reader::Gone);
+            }
+        }
+    }
+
+    /// Detach first, so the final drain sees every event up to the end; then account for
+    /// anything lost, then the summary: it is the last line.
+    fn close(mut self) -> anyhow::Result<()> {
+        loader::detach_all(&mut self.ebpf);
+        self.catch_up();
+        self.report_losses()?;
+        let now = boottime_now_ns()?;
+        let Pipeline {
+            engine, records, ..
+        } = &mut self.pipeline;
+        engine.tick(now, records);
+        engine.summary(now, records);
+        self.flush()?;
+        Ok(())
+    }
+
+    /// Hands every event already in the ring buffer (at most a full buffer) to the engine.
+    fn catch_up(&mut self) {
+        self.pipeline.drain(self.ring.get_mut(), self.in_buffer);
+    }
+
+    /// Zombie alerts are due. Events already in the ring buffer happened before now: hand them
+    /// over first so that a reap racing its alert comes out in time order.
+    fn alert_zombies(&mut self) -> anyhow::Result<()> {
+        self.pipeline.drain(self.ring.get_mut(), BATCH);
+        let now = boottime_now_ns()?;
+        let Pipeline {
+            engine, records, ..
+        } = &mut self.pipeline;
+        engine.tick(now, records);
+        Ok(())
+    }
+
+    /// Emits a `lost` record for losses (or damage) since the last one; returns whether
+    /// there was any: either can leave the engine wrong (a missed event, a thread taken for
+    /// a process), so the caller checks /proc.
+    fn report_losses(&mut self) -> anyhow::Result<bool> {
+        let total = self.lost_so_far();
+        let new = total.since(&self.lost_seen);
+        if new.is_empty() {
+            return Ok(false);
+        }
+        let now = boottime_now_ns()?;
+        let Pipeline {
+            engine, records, ..
+        } = &mut self.pipeline;
+        engine.lost(new, now, records);
+        self.lost_seen = total;
+        Ok(true)
+    }
+
+    /// Every loss counter, as totals since start: the programs' own, the runs the kernel
+    /// skipped, and the records we could not decode (lost to the user too).
+    fn lost_so_far(&self) -> LostCauses {
+        LostCauses {
+            recursion: self.progstats.recursion_misses(),
+            undecodable: self.pipeline.decode_errors,
+            ..counters::causes(&self.counters.totals())
+        }
+    }
+
+    /// Reads /proc off the event loop's thread, then hands over every event up to the end of
+    /// the read before comparing (see reconcile.rs on races). A check whose mismatches may
+    /// still be events in flight comes back as pending, to be confirmed after a pause.
+    async fn begin_check(
+        &mut self,
+        reason: CheckReason,
+    ) -> anyhow::Result<Result<(), reconcile::PendingCheck>> {
+        let snapshot = tokio::task::spawn_blocking(procscan::scan).await??;
+        self.catch_up();
+        let now = boottime_now_ns()?;
+        let Pipeline {
+            engine, records, ..
+        } = &mut self.pipeline;
+        Ok(reconcile::begin(engine, &snapshot, reason, now)
+            .map(|record| engine.emit(record, records)))
+    }
+
+    /// Rereads the pending check's candidates and emits its `proc_check` record.
+    async fn confirm_check(&mut self, pending: reconcile::PendingCheck) -> anyhow::Result<()> {
+        let pids = pending.candidates.clone();
+        let snapshot = tokio::task::spawn_blocking(move || procscan::scan_pids(&pids)).await??;
+        self.catch_up();
+        let now = boottime_now_ns()?;
+        let Pipeline {
+            engine, records, ..
+        } = &mut self.pipeline;
+        let record = reconcile::finish(engine, &pending, &snapshot, now);
+        engine.emit(record, records);
+        Ok(())
+    }
+
+    /// Writes and flushes the batch.
+    fn flush(&mut self) -> anyhow::Result<Reader> {
+        let records = &mut self.pipeline.records;
+        let result = self
+            .out
+            .write_all(records.iter())
+            .and_then(|()| self.out.flush());
+        records.clear();
+        match result {
+            Ok(()) => Ok(Reader::Listening),
+            Err(OutputError::BrokenPipe) => Ok(Reader::Gone),
+            Err(err) => Err(err).context("writing to stdout"),
+        }
+    }
+}
+
+/// The periodic /proc comparison (--proc-check-interval) and the one after losses.
+struct Checks {
+    enabled: bool,
+    timer: Interval,
+    due: Option<CheckReason>,
+    /// A check waiting for its candidates to settle (reconcile::SETTLE_NS).
+    settling: Option<(reconcile::PendingCheck, Instant)>,
+}
+
+impl Checks {
+    fn new(interval: Duration) -> Self {
+        let enabled = !interval.is_zero();
+        let period = if enabled { interval } else { NEVER };
+        Checks {
+            enabled,
+            timer: tokio::time::interval_at(Instant::now() + period, period),
+            due: None,
+            settling: None,
+        }
+    }
+
+    /// The check to start now, if one is due and none is settling.
+    fn take_due(&mut self) -> Option<CheckReason> {
+        if self.enabled && self.settling.is_none() {
+            self.due.take()
+        } else {
+            None
+        }
+    }
+
+    fn settle_until(&self) -> Option<Instant> {
+        self.settling.as_ref().map(|(_, until)| *until)
+    }
+}
+
+fn drain_into(
+    ring: &mut RingBuf<MapData>,
+    errors: &mut u64,
+    max: usize,
+    mut sink: impl FnMut(KernelEvent),
+) -> usize {
+    let mut n = 0;
+    while n < max {
+        let Some(item) = ring.next() else { break };
+        n += 1;
+        match decode(&item) {
+            Ok(event) => sink(event),
+            Err(err) => {
+                *errors += 1;
+                // A decoding error is a bug between the two sides: say so, but never flood.
+                if *errors <= 10 {
+                    eprintln!("proctrace: undecodable record: {err}");
+                }
+            }
+        }
+    }
+    n
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn tracefs_root() -> anyhow::Result<std::path::PathBuf> {
+    match tracefs::ensure_mounted() {
+        Ok(root) => Ok(root),
+        Err(err) => {
+            // Name the privilege problem first when that is the cause.
+            privileges::check(true)?;
+            bail!("tracefs: {err}")
+        }
+    }
+}
+
+/// Parsing the kernel's BTF (twice: offsets, and aya's loader) peaks at tens of MB of heap
+/// that is never needed again; hand it back to the system so the steady-state RSS is small.
+fn release_startup_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; later ones use memcg and ignore it.
+/// Failure is harmless on 5.11+ (memcg accounting); on older kernels the map creation error
+/// that follows names the problem.
+fn raise_memlock() {
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain syscall with a valid pointer.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
+}

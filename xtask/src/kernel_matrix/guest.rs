@@ -1,0 +1,111 @@
+//! The guests: qemu (installed when missing) booting each kernel with the initramfs.
+
+use std::{ffi::OsString, fs, path::Path, process::Command, time::Duration};
+
+use anyhow::{ensure, Context as _, Result};
+
+use super::{
+    apt::{self, AptRoot},
+    console,
+    report::Row,
+};
+use crate::cmd::{self, note};
+
+/// Suites for installing qemu from bookworm-backports (trixie-backports stays out).
+const QEMU_SUITES: [&str; 4] = [
+    "bookworm",
+    "bookworm-updates",
+    "bookworm-security",
+    "bookworm-backports",
+];
+const QEMU: &str = "qemu-system-x86_64";
+
+/// One guest's row: `vmlinuz` booted with `initrd`, its console in `<logs>/<label>.log`.
+pub fn row(label: &str, vmlinuz: &Path, initrd: &Path, logs: &Path, timeout: Duration) -> Row {
+    let mut command = Command::new(QEMU);
+    command.args(qemu_args(vmlinuz, initrd));
+    let row = console::run_logged(label, command, logs, timeout);
+    // The kernel that booted must be the one asked for.
+    let expected = fs::read_to_string(vmlinuz.with_file_name("release")).unwrap_or_default();
+    if let Some(uname) = row.log.uname.as_deref().filter(|u| *u != expected.trim()) {
+        note(format_args!(
+            "warning: {label} booted {uname}, its package says {}",
+            expected.trim()
+        ));
+    }
+    row
+}
+
+/// TCG with every CPU feature, 2 CPUs and 2 GiB, no network, the serial console on stdio;
+/// the guest's poweroff ends qemu (`-no-reboot`, `panic=-1`).
+fn qemu_args(vmlinuz: &Path, initrd: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "-nodefaults",
+        "-nic",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-display",
+        "none",
+        "-accel",
+        "tcg",
+        "-cpu",
+        "max",
+        "-m",
+        "2G",
+        "-smp",
+        "2",
+        "-append",
+        "console=ttyS0 panic=-1 rdinit=/init",
+        "-kernel",
+    ]
+    .map(Into::into)
+    .to_vec();
+    args.push(vmlinuz.into());
+    args.push("-initrd".into());
+    args.push(initrd.into());
+    args
+}
+
+/// Install qemu-system-x86 if `qemu-system-x86_64` does not run: from bookworm-backports
+/// (qemu 10, which keeps the machines' qemu-utils 10) through a private apt configuration on
+/// bookworm, from the host's own sources elsewhere.
+pub fn ensure_qemu(cache: &Path) -> Result<()> {
+    if let Some(out) = cmd::probe(Command::new(QEMU).arg("--version")) {
+        if out.status.success() {
+            let version = String::from_utf8_lossy(&out.stdout);
+            note(format_args!(
+                "qemu: {}",
+                version.lines().next().unwrap_or("?")
+            ));
+            return Ok(());
+        }
+    }
+    ensure!(
+        cmd::is_root(),
+        "{QEMU} is missing and installing qemu-system-x86 needs root"
+    );
+    match apt::host_codename().as_deref() {
+        Some("bookworm") => {
+            note("qemu missing: installing qemu-system-x86 from bookworm-backports");
+            let apt = AptRoot::new(cache.join("apt-qemu"), &QEMU_SUITES)?;
+            apt.update(false)?;
+            apt.install("bookworm-backports", &["qemu-system-x86"])?;
+        }
+        other => {
+            note(format_args!(
+                "qemu missing: installing qemu-system-x86 from the host's sources ({})",
+                other.unwrap_or("unknown release")
+            ));
+            cmd::run(Command::new("apt-get").args(["-q", "update"]))?;
+            cmd::run(
+                Command::new("apt-get")
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .args(["-q", "-y", "--no-install-recommends", "install"])
+                    .arg("qemu-system-x86"),
+            )?;
+        }
+    }
+    cmd::run(Command::new(QEMU).arg("--version")).context("qemu after installing it")
+}
