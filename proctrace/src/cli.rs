@@ -16,16 +16,18 @@ pub struct Args {
     pub ring_buffer_size: u32,
 
     /// Zombie age at which a `zombie` alert is emitted and above which a reap counts as
-    /// long-lived (e.g. 500ms, 2s, 1m).
+    /// long-lived (e.g. 500ms, 2s, 1m; at most 1y).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub zombie_threshold: Duration,
 
-    /// Stop after this long (e.g. 30s, 5m) and print the summary; default: until SIGINT/SIGTERM.
+    /// Stop after this long (e.g. 30s, 5m; at most 1y) and print the summary; default: until
+    /// SIGINT/SIGTERM/SIGHUP.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
     /// How often to compare the tracked processes with /proc and emit a `proc_check` record
-    /// (e.g. 10s, 1m); 0 disables the checks. A check also runs right after events are lost.
+    /// (e.g. 10s, 1m; from 100ms to 1y); 0 disables the checks. A check also runs right after
+    /// events are lost.
     #[arg(long, default_value = "10s", value_parser = parse_interval)]
     pub proc_check_interval: Duration,
 
@@ -53,16 +55,32 @@ impl From<HookMode> for HookPolicy {
     }
 }
 
+/// The longest duration any flag takes: humantime's `1y` (365.25 days). Longer is surely a
+/// mistake, and far longer overflows the clock: "now + 9300000000000000000s" panicked.
+pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
+/// The shortest /proc check period: each check reads all of /proc, so `1ns` would keep a core
+/// busy doing nothing else.
+pub const MIN_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A duration of at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m)"))
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 2s, 1m)"))?;
+    if d > MAX_DURATION {
+        return Err("must be at most 1y".to_owned());
+    }
+    Ok(d)
 }
 
-/// A duration where a bare `0` means "off".
+/// A duration where a bare `0` means "off"; otherwise at least [`MIN_CHECK_INTERVAL`].
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
     if s.trim() == "0" {
         return Ok(Duration::ZERO);
     }
-    parse_duration(s)
+    let d = parse_duration(s)?;
+    if d < MIN_CHECK_INTERVAL {
+        return Err("must be at least 100ms, or 0 to turn the checks off".to_owned());
+    }
+    Ok(d)
 }
 
 pub fn parse_ring_size(s: &str) -> Result<u32, String> {
@@ -114,6 +132,45 @@ mod tests {
         assert!(parse_duration("fast").is_err());
         assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
         assert_eq!(parse_interval("10s"), Ok(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(parse_duration("1y"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("1y 1s").is_err());
+        assert!(parse_duration("9300000000000000000s").is_err());
+        assert!(parse_duration("99999999999999999999999s").is_err());
+        assert_eq!(parse_interval("100ms"), Ok(MIN_CHECK_INTERVAL));
+        assert_eq!(parse_interval("1y"), Ok(MAX_DURATION));
+        assert!(parse_interval("99ms").is_err());
+        assert!(parse_interval("1ns").is_err());
+        assert!(parse_interval("0s").is_err(), "only a bare 0 means off");
+        assert!(parse_interval("9300000000000000000s").is_err());
+    }
+
+    /// Every flag that takes a number or a duration rejects absurd values as a usage error,
+    /// before anything is loaded.
+    #[test]
+    fn out_of_range_flags_are_usage_errors() {
+        let huge = "9300000000000000000s";
+        for args in [
+            ["--duration", huge],
+            ["--zombie-threshold", huge],
+            ["--proc-check-interval", huge],
+            ["--proc-check-interval", "1ns"],
+            ["--ring-buffer-size", "4G"],
+            ["--ring-buffer-size", "99999999999999999999K"],
+        ] {
+            let err = Args::try_parse_from(["proctrace", args[0], args[1]])
+                .expect_err(&format!("{args:?} accepted"));
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
     }
 
     #[test]

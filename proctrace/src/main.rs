@@ -1,5 +1,6 @@
 //! proctrace: eBPF process-lifecycle tracer. See README.md for the JSON contract.
 mod cli;
+mod diag;
 mod engine;
 #[cfg(test)]
 mod golden_tests;
@@ -15,20 +16,27 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    // Refused before anything is loaded; after parsing, so --help and usage errors still work.
+    if !output::stdout::was_open_at_start() {
+        diag::warn!(
+            "stdout is closed: the records would go nowhere (redirect it to a file or a pipe)"
+        );
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("proctrace: starting the runtime: {err}");
+            diag::warn!("starting the runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(session::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("proctrace: {err:#}");
+            diag::error(&err);
             ExitCode::FAILURE
         }
     }

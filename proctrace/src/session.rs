@@ -20,6 +20,7 @@ use tokio::{
 
 use crate::{
     cli::Args,
+    diag,
     engine::{Engine, EngineConfig},
     ingest::{decode::decode, event::KernelEvent},
     kernel::{
@@ -72,10 +73,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     session.close()
 }
 
-/// SIGINT and SIGTERM: both end the session with a summary.
+/// SIGINT, SIGTERM and SIGHUP: each ends the session with a summary. SIGHUP too: its default
+/// action would kill proctrace without one (a closed terminal, `kill -HUP` by a supervisor).
 struct StopSignals {
     interrupt: Signal,
     terminate: Signal,
+    hangup: Signal,
 }
 
 impl StopSignals {
@@ -83,6 +86,7 @@ impl StopSignals {
         Ok(StopSignals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
         })
     }
 
@@ -90,6 +94,7 @@ impl StopSignals {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
         }
     }
 }
@@ -136,6 +141,9 @@ struct Session {
 impl Session {
     /// Loads and attaches the programs; nothing is printed yet.
     fn open(args: &Args) -> anyhow::Result<(Self, Hooks)> {
+        // Before anything is mounted or loaded: inside a pid namespace /proc and the kernel
+        // events would never agree on a pid.
+        crate::proc::namespace::check()?;
         let tracefs_root = tracefs_root()?;
         privileges::check(false)?;
         raise_memlock();
@@ -145,9 +153,9 @@ impl Session {
         let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
             .context("loading the kernel programs")?;
         for reason in &loaded.fallbacks {
-            eprintln!("proctrace: fell back: {reason}");
+            diag::warn!("fell back: {reason}");
         }
-        eprintln!("proctrace: offsets: {report:?}");
+        diag::warn!("offsets: {report:?}");
         let mut ebpf = loaded.ebpf;
         release_startup_memory();
 
@@ -439,7 +447,7 @@ fn drain_into(
                 *errors += 1;
                 // A decoding error is a bug between the two sides: say so, but never flood.
                 if *errors <= 10 {
-                    eprintln!("proctrace: undecodable record: {err}");
+                    diag::warn!("undecodable record: {err}");
                 }
             }
         }

@@ -9,3 +9,4 @@ mod foundation;
 mod lifecycle;
 mod procfs;
 mod reap_confirm;
+mod startup;

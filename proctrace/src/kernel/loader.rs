@@ -17,9 +17,9 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/pr
 
 #[derive(Debug, Error)]
 pub enum LoadError {
-    #[error("loading the eBPF object: {0}")]
+    #[error("loading the eBPF object")]
     Object(#[from] aya::EbpfError),
-    #[error("reading kernel BTF: {0}")]
+    #[error("reading kernel BTF")]
     Btf(#[from] aya::BtfError),
     #[error("program {0} is missing from the eBPF object")]
     MissingProgram(&'static str),
@@ -159,36 +159,15 @@ const WAIT4_EXIT: Attach = tp("wait4_exit", "syscalls", "sys_exit_wait4");
 const WAITID_ENTER: Attach = tp("waitid_enter", "syscalls", "sys_enter_waitid");
 const WAITID_EXIT: Attach = tp("waitid_exit", "syscalls", "sys_exit_waitid");
 
+/// The jobs, in the order they are attached: the reverse of a process's life (reap, exit,
+/// exec, fork), so that start-up has no window in which events go unseen. A process whose
+/// fork is seen has every later event seen, for every hook was attached before the fork's
+/// (attaching fork first left ~20 ms in which children got a `fork` record but no exit or
+/// reap, and the first `proc_check` called them `missing`). A process forked before the fork
+/// hook is in the /proc read that follows attaching (Session::seed), and whatever it does
+/// after its hook is attached is seen; an event of one that is gone by that read (an exit, a
+/// reap) starts tracking it, or is a reap of an untracked process (engine/mod.rs).
 const JOBS: [Job; 4] = [
-    // Fork first: a child's events must never precede the hook that names it.
-    Job {
-        name: "fork",
-        report: |h, hook| h.fork = Some(hook),
-        alternatives: &[
-            &[btf("fork_btf", "sched_process_fork")],
-            // task_newtask first: it records clone_flags that sched_process_fork looks up.
-            &[
-                tp("newtask_tp", "task", "task_newtask"),
-                tp(CLASSIC_FORK_PROGRAM, "sched", "sched_process_fork"),
-            ],
-        ],
-    },
-    Job {
-        name: "exec",
-        report: |h, hook| h.exec = Some(hook),
-        alternatives: &[
-            &[btf("exec_btf", "sched_process_exec")],
-            &[tp("exec_tp", "sched", "sched_process_exec")],
-        ],
-    },
-    Job {
-        name: "exit",
-        report: |h, hook| h.exit = Some(hook),
-        alternatives: &[
-            &[btf("exit_btf", "sched_process_exit")],
-            &[tp("exit_tp", "sched", "sched_process_exit")],
-        ],
-    },
     // The reap: release_task() itself where the kernel lets us hook a function; otherwise
     // the wait-family syscall exits (exact moment and reaper for wait4/waitid) plus
     // sched_process_free (every release, an RCU grace period late) for the rest.
@@ -217,6 +196,35 @@ const JOBS: [Job; 4] = [
                 WAITID_ENTER,
                 WAITID_EXIT,
                 tp("free_tp", "sched", "sched_process_free"),
+            ],
+        ],
+    },
+    Job {
+        name: "exit",
+        report: |h, hook| h.exit = Some(hook),
+        alternatives: &[
+            &[btf("exit_btf", "sched_process_exit")],
+            &[tp("exit_tp", "sched", "sched_process_exit")],
+        ],
+    },
+    Job {
+        name: "exec",
+        report: |h, hook| h.exec = Some(hook),
+        alternatives: &[
+            &[btf("exec_btf", "sched_process_exec")],
+            &[tp("exec_tp", "sched", "sched_process_exec")],
+        ],
+    },
+    // Last: once a process's fork can be seen, so can everything after it.
+    Job {
+        name: "fork",
+        report: |h, hook| h.fork = Some(hook),
+        alternatives: &[
+            &[btf("fork_btf", "sched_process_fork")],
+            // task_newtask first: it records clone_flags that sched_process_fork looks up.
+            &[
+                tp("newtask_tp", "task", "task_newtask"),
+                tp(CLASSIC_FORK_PROGRAM, "sched", "sched_process_fork"),
             ],
         ],
     },
@@ -303,12 +311,23 @@ fn attach_job(
 /// The classic `sched_process_fork` program, which pairs with `task_newtask`'s.
 const CLASSIC_FORK_PROGRAM: &str = "fork_tp";
 
-/// Verifier logs are long: keep the first line of each cause.
+/// Verifier logs are long: keep the first line of each cause, and skip a cause its parent
+/// already quoted (aya's errors put their source in their own message).
 fn error_chain(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(|e| e.to_string().lines().next().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut kept: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let line = cause
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if kept.last().is_some_and(|previous| previous.contains(&line)) {
+            continue;
+        }
+        kept.push(line);
+    }
+    kept.join(": ")
 }
 
 /// Detaches every program, all at once. Releasing a BTF tracepoint link blocks the closing
@@ -374,5 +393,15 @@ mod tests {
         assert_eq!(job_of("free_tp"), Some("reap"));
         assert_eq!(job_of("wait4_exit"), Some("reap"));
         assert_eq!(job_of("no_such_program"), None);
+    }
+
+    /// No start-up window (see JOBS): reap, exit, exec, then fork; and in the classic fork
+    /// pair task_newtask before sched_process_fork, which looks up its clone flags.
+    #[test]
+    fn jobs_attach_in_reverse_lifecycle_order() {
+        let order: Vec<&str> = JOBS.iter().map(|j| j.name).collect();
+        assert_eq!(order, ["reap", "exit", "exec", "fork"]);
+        let classic_fork: Vec<&str> = JOBS[3].alternatives[1].iter().map(|a| a.prog()).collect();
+        assert_eq!(classic_fork, ["newtask_tp", CLASSIC_FORK_PROGRAM]);
     }
 }

@@ -14,9 +14,12 @@ pub enum OutputError {
     /// The reader closed the stream (EPIPE): stop quietly.
     #[error("output closed by the reader")]
     BrokenPipe,
-    #[error("writing output: {0}")]
-    Io(#[source] io::Error),
-    #[error("encoding a record: {0}")]
+    // A cause is a source and never also part of the message: an error chain prints each
+    // source after its message ("writing output: {0}" printed ENOSPC twice).
+    /// The io::Error says it all; the caller says where it was writing.
+    #[error(transparent)]
+    Io(io::Error),
+    #[error("encoding a record")]
     Encode(#[source] serde_json::Error),
 }
 

@@ -379,8 +379,8 @@ mod tests {
     use super::*;
     use crate::{
         engine::EngineConfig,
-        ingest::event::{Exit, ExitStatus, Fork, Free, Wait},
-        output::record::{Clock, LostCauses, ZombieSource},
+        ingest::event::{Exec, Exit, ExitStatus, Fork, Free, Release, Wait},
+        output::record::{Clock, LostCauses, ReapHow, ZombieSource},
     };
 
     fn rb(n: u64) -> LostCauses {
@@ -575,6 +575,128 @@ mod tests {
         assert_eq!(
             e.process(50).map(|p| p.proc_id.to_string()),
             Some(format!("50-{TICK}"))
+        );
+    }
+
+    /// The programs are attached in reverse lifecycle order (kernel/loader.rs), so before the
+    /// read the ring buffer can hold the exit or reap of a process forked before the fork hook
+    /// and gone by the read: each starts tracking it (or reports an untracked reap), and the
+    /// seam leaves nothing behind for the first check to call `missing`.
+    #[test]
+    fn events_of_processes_gone_before_the_read_leave_nothing_behind() {
+        let exit_of = |pid: u32, t: u64| {
+            KernelEvent::Exit(Exit {
+                ktime_ns: t,
+                pid,
+                tid: pid,
+                ppid: 1,
+                uid: 0,
+                start_ns: 5 * TICK,
+                comm: "c".into(),
+                status: ExitStatus::from_raw(0),
+                autoreap: false,
+                non_sigchld: false,
+            })
+        };
+        let release_of = |pid: u32, t: u64| {
+            KernelEvent::Release(Release {
+                ktime_ns: t,
+                pid,
+                ppid: 1,
+                start_ns: 5 * TICK,
+                releaser: 1,
+                releaser_exiting: false,
+            })
+        };
+        let wait_for = |pid: u32, status: Option<u32>, t: u64| {
+            KernelEvent::Wait(Wait {
+                ktime_ns: t,
+                reaper: 1,
+                reaper_tid: 1,
+                reaped: pid,
+                status,
+                ns_local: false,
+            })
+        };
+        let free_of = |pid: u32, t: u64| {
+            KernelEvent::Free(Free {
+                ktime_ns: t,
+                pid,
+                start_ns: 5 * TICK,
+            })
+        };
+        let t = SEC / 2;
+        let pending = vec![
+            // Exited and reaped after their hooks were attached (release_task hooked).
+            exit_of(70, t),
+            release_of(70, t + 10),
+            // Only its reap: it exited before the exit hook was attached.
+            release_of(71, t + 20),
+            // The wait fallback: exit, the parent's wait, the release.
+            exit_of(72, t + 30),
+            wait_for(72, Some(0), t + 40),
+            free_of(72, t + 50),
+            // A wait4 that entered before its hook (no status), then the release.
+            wait_for(73, None, t + 60),
+            free_of(73, t + 70),
+            // A process the read finds: its exec during the attach is no second process.
+            KernelEvent::Exec(Exec {
+                ktime_ns: t + 80,
+                pid: 60,
+                old_pid: 60,
+                ppid: 1,
+                uid: 0,
+                start_ns: TICK + 5,
+                comm: "new".into(),
+                filename: "/bin/new".into(),
+                argv: vec!["new".into()],
+                argv_truncated: false,
+                argv_read_failed: false,
+                filename_truncated: false,
+            }),
+        ];
+        let mut e = engine();
+        let read = snap(SEC, vec![entry(1, 0, 0, false), entry(60, 1, TICK, false)]);
+        let (seeded, zombies) = seed(&mut e, &read, &pending);
+        assert_eq!((seeded, zombies), (2, vec![]));
+        let mut out = Vec::new();
+        for ev in pending {
+            e.handle(ev, &mut out);
+        }
+        let mut tracked: Vec<u32> = e.processes().map(|p| p.pid).collect();
+        tracked.sort_unstable();
+        assert_eq!(
+            tracked,
+            vec![1, 60],
+            "nothing of the gone processes is left"
+        );
+        let reaps: Vec<(u32, ReapHow)> = out
+            .iter()
+            .filter_map(|r| match r {
+                Record::Reap(r) => Some((r.pid, r.how)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reaps,
+            vec![
+                (70, ReapHow::Wait),
+                (71, ReapHow::Wait),
+                (72, ReapHow::Wait)
+            ]
+        );
+        assert_eq!(
+            e.process(60).map(|p| p.proc_id.to_string()),
+            Some(format!("60-{TICK}")),
+            "the exec kept the seeded proc_id"
+        );
+        let later = snap(
+            2 * SEC,
+            vec![entry(1, 0, 0, false), entry(60, 1, TICK, false)],
+        );
+        assert_eq!(
+            counts(&check(&mut e, &later, CheckReason::Interval, 2 * SEC)),
+            (2, 0, 0, 0)
         );
     }
 
