@@ -28,13 +28,7 @@ pub fn exit_btf(ctx: BtfTracePointContext) -> i32 {
     } else {
         live_is_zero()
     };
-    match group_dead {
-        Ok(true) => emit(),
-        Ok(false) => {}
-        // Not knowing whether the group died, no record: a thread's exit taken for the
-        // process's would start its zombie clock too early.
-        Err(ReadError) => count(counter::DROPPED_EXIT),
-    }
+    emit_if_group_dead(group_dead);
     0
 }
 
@@ -46,12 +40,19 @@ pub fn exit_tp(ctx: TracePointContext) -> u32 {
     } else {
         live_is_zero()
     };
+    emit_if_group_dead(group_dead);
+    0
+}
+
+/// Only the thread that ends the group makes a record. Not knowing whether the group died,
+/// no record: a thread's exit taken for the process's would start its zombie clock early.
+#[inline(always)]
+fn emit_if_group_dead(group_dead: Result<bool, ReadError>) {
     match group_dead {
         Ok(true) => emit(),
         Ok(false) => {}
         Err(ReadError) => count(counter::DROPPED_EXIT),
     }
-    0
 }
 
 /// Before 6.16 the tracepoint has no `group_dead`; do_exit() has already run

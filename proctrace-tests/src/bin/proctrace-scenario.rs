@@ -25,6 +25,15 @@ fn fork() -> i32 {
     }
 }
 
+/// Sleeps `ms`, then reaps `pid`: its raw wait status, and CLOCK_BOOTTIME just before and
+/// after the wait.
+fn timed_wait_after(pid: i32, ms: u64) -> (i32, u64, u64) {
+    thread::sleep(Duration::from_millis(ms));
+    let before = boottime_ns();
+    let status = wait(pid);
+    (status, before, boottime_ns())
+}
+
 /// Reaps `pid` and returns its raw wait status; exits 101 when it cannot.
 fn wait(pid: i32) -> i32 {
     proctrace_tests::wait_status(pid).unwrap_or_else(|err| {
@@ -265,10 +274,7 @@ fn main() {
             // SAFETY: reads 8 bytes into a valid buffer.
             unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 8) };
             let child_exit_ns = u64::from_ne_bytes(buf);
-            thread::sleep(Duration::from_millis(ms));
-            let before = boottime_ns();
-            let status = wait(child);
-            let after = boottime_ns();
+            let (status, before, after) = timed_wait_after(child, ms);
             say(format!(
                 "{{\"pid\":{},\"child\":{child},\"status\":{status},\"child_exit_ns\":{child_exit_ns},\"wait_start_ns\":{before},\"reaped_ns\":{after}}}",
                 std::process::id()
@@ -308,10 +314,7 @@ fn main() {
                 eprintln!("the tracer failed: status {tracer_status:#x}");
                 exit(112);
             }
-            thread::sleep(Duration::from_millis(ms));
-            let before = boottime_ns();
-            let status = wait(child);
-            let after = boottime_ns();
+            let (status, before, after) = timed_wait_after(child, ms);
             say(format!(
                 "{{\"pid\":{},\"child\":{child},\"tracer\":{tracer},\"status\":{status},\"child_exit_ns\":{child_exit_ns},\"tracer_waited_ns\":{tracer_waited_ns},\"wait_start_ns\":{before},\"reaped_ns\":{after}}}",
                 std::process::id()
@@ -385,10 +388,7 @@ fn main() {
                 );
                 exit(110);
             }
-            thread::sleep(Duration::from_millis(ms));
-            let before = boottime_ns();
-            let status = wait(child);
-            let after = boottime_ns();
+            let (status, before, after) = timed_wait_after(child, ms);
             say(format!(
                 "{{\"pid\":{},\"child\":{child},\"status\":{status},\"child_exit_ns\":{child_exit_ns},\"peeked_ns\":{peeked_ns},\"wait_start_ns\":{before},\"reaped_ns\":{after}}}",
                 std::process::id()

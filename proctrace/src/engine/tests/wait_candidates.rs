@@ -20,6 +20,14 @@ fn family(e: &mut Engine) -> Vec<Record> {
     )
 }
 
+/// The family, and the child exited (status 0) at 2 s: a zombie of the parent.
+fn child_exited() -> (Engine, Vec<Record>) {
+    let mut e = engine();
+    let mut out = family(&mut e);
+    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    (e, out)
+}
+
 fn wait_from_thread(
     t: u64,
     reaper: u32,
@@ -137,9 +145,7 @@ fn an_early_wait_without_release_then_the_real_wait() {
 #[test]
 fn a_wait_from_another_thread_of_the_parent_reaps_as_the_parent() {
     // __WNOTHREAD/__WALL waits from thread 11 of the parent: the reaper is the process.
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     e.handle(
         wait_from_thread(2 * S + MS, PARENT, 11, CHILD, None),
         &mut out,
@@ -176,9 +182,7 @@ fn a_tracer_that_is_the_parent_reaps_once() {
 
 #[test]
 fn a_free_without_a_wait_stays_a_release_reap() {
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     e.handle(free(2 * S + 30 * MS, CHILD, S), &mut out);
     let r = only_reap(&out);
     assert_eq!((r.how, r.reaper, r.ppid), (ReapHow::Release, None, PARENT));
@@ -187,9 +191,7 @@ fn a_free_without_a_wait_stays_a_release_reap() {
 
 #[test]
 fn a_free_of_another_process_with_the_pid_confirms_nothing() {
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     e.handle(wait(2 * S + MS, PARENT, CHILD, Some(EXITED_0)), &mut out);
     e.handle(free(2 * S + MS + GP, CHILD, S / 3), &mut out);
     assert!(reaps(&out).is_empty());
@@ -229,9 +231,7 @@ fn a_lost_free_is_confirmed_by_the_parents_wait_after_a_timeout() {
 fn a_released_process_found_gone_by_proc_is_its_candidates_reap() {
     // What the /proc check does when a waited-for zombie is gone (reconcile.rs): the reap is
     // confirmed at once and comes out with the next record.
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     e.handle(wait(2 * S + MS, TRACER, CHILD, Some(EXITED_0)), &mut out);
     e.handle(
         wait(2 * S + 300 * MS, PARENT, CHILD, Some(EXITED_0)),
@@ -284,9 +284,7 @@ fn the_end_of_the_trace_confirms_the_parents_waits_only() {
 
 #[test]
 fn an_alert_due_while_the_parents_wait_awaits_its_release_is_deferred() {
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     // Reaped 10 ms before the threshold; the Free comes 30 ms after it.
     e.handle(
         wait(3 * S - 10 * MS, PARENT, CHILD, Some(EXITED_0)),
@@ -305,9 +303,7 @@ fn an_alert_due_while_the_parents_wait_awaits_its_release_is_deferred() {
 
 #[test]
 fn a_deferred_alert_fires_when_the_release_does_not_come() {
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     let waited = 3 * S - 10 * MS;
     e.handle(wait(waited, PARENT, CHILD, Some(EXITED_0)), &mut out);
     e.tick(3 * S, &mut out);
@@ -335,9 +331,7 @@ fn e_without_family(e: &mut Engine) -> &Engine {
 fn a_later_wait_past_the_threshold_ends_the_grace() {
     // The parent's early wait (10 ms before the threshold) did not release the child; its real
     // wait 100 ms after the threshold does: a long-lived reap, so its alert comes first.
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     e.handle(
         wait(3 * S - 10 * MS, PARENT, CHILD, Some(EXITED_0)),
         &mut out,
@@ -359,9 +353,7 @@ fn a_later_wait_past_the_threshold_ends_the_grace() {
 
 #[test]
 fn a_tracers_wait_does_not_defer_the_alert() {
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     e.handle(
         wait(3 * S - 10 * MS, TRACER, CHILD, Some(EXITED_0)),
         &mut out,
@@ -372,9 +364,7 @@ fn a_tracers_wait_does_not_defer_the_alert() {
 
 #[test]
 fn pid_reuse_and_forgetting_drop_the_candidate() {
-    let mut e = engine();
-    let mut out = family(&mut e);
-    e.handle(exit(2 * S, CHILD, PARENT, S, "c", EXITED_0), &mut out);
+    let (mut e, mut out) = child_exited();
     e.handle(wait(2 * S + MS, PARENT, CHILD, Some(EXITED_0)), &mut out);
     assert_eq!(e.candidate_timers_len(), 1);
     // Its release was lost and the pid reused by a new process.
