@@ -44,12 +44,6 @@ pub fn parse_ns_link(target: &str) -> Option<u64> {
         .ok()
 }
 
-/// The `NSpid:` line of /proc/<pid>/status: one pid per level, outermost (/proc's) first.
-pub fn parse_nspid(status: &str) -> Option<Vec<u32>> {
-    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-    line.split_whitespace().map(|p| p.parse().ok()).collect()
-}
-
 /// Refuses anything but the initial pid namespace, for proctrace and for /proc. Unknown facts
 /// (a kernel without pid namespaces has neither the link nor `NSpid:`) are no evidence.
 pub fn decide(seen: &Observed) -> Result<(), NestedPidNamespace> {
@@ -82,10 +76,12 @@ pub fn observe() -> Observed {
     Observed {
         own_ns: link("/proc/self/ns/pid").ok().flatten(),
         proc_ns: link("/proc/1/ns/pid").ok().flatten(),
-        nspid: std::fs::read_to_string("/proc/self/status")
+        // The `NSpid:` line of /proc/self/status, as the procfs crate parses it.
+        nspid: procfs::process::Process::myself()
+            .and_then(|me| me.status())
             .ok()
-            .as_deref()
-            .and_then(parse_nspid),
+            .and_then(|status| status.nspid)
+            .and_then(|pids| pids.into_iter().map(|p| u32::try_from(p).ok()).collect()),
     }
 }
 
@@ -101,34 +97,26 @@ mod tests {
     const INIT: &str = "pid:[4026531836]";
 
     #[test]
-    fn parses_links_and_nspid() {
+    fn parses_namespace_links() {
         assert_eq!(parse_ns_link(INIT), Some(INIT_PID_NS_INO));
         assert_eq!(parse_ns_link("pid:[4026532175]\n"), Some(4_026_532_175));
         assert_eq!(parse_ns_link("net:[4026531840]"), None);
         assert_eq!(parse_ns_link("pid:[x]"), None);
-        let status = "Name:\tsh\nTgid:\t3\nNSpid:\t18458\t3\nNSpgid:\t18458\t3\n";
-        assert_eq!(parse_nspid(status), Some(vec![18458, 3]));
-        assert_eq!(parse_nspid("NSpid:\t1\n"), Some(vec![1]));
-        assert_eq!(parse_nspid("Name:\tsh\n"), None);
-        assert_eq!(parse_nspid("NSpid:\t1\tz\n"), None);
     }
 
-    fn observed(own: Option<&str>, proc_ns: Option<&str>, nspid: &str) -> Observed {
+    fn observed(own: Option<&str>, proc_ns: Option<&str>, nspid: &[u32]) -> Observed {
         Observed {
             own_ns: own.and_then(parse_ns_link),
             proc_ns: proc_ns.and_then(parse_ns_link),
-            nspid: parse_nspid(nspid),
+            nspid: (!nspid.is_empty()).then(|| nspid.to_vec()),
         }
     }
 
     #[test]
     fn the_initial_namespace_passes() {
-        assert_eq!(
-            decide(&observed(Some(INIT), Some(INIT), "NSpid:\t1234")),
-            Ok(())
-        );
+        assert_eq!(decide(&observed(Some(INIT), Some(INIT), &[1234])), Ok(()));
         // pid 1 unreadable (protected), or a kernel without pid namespaces.
-        assert_eq!(decide(&observed(Some(INIT), None, "NSpid:\t1234")), Ok(()));
+        assert_eq!(decide(&observed(Some(INIT), None, &[1234])), Ok(()));
         assert_eq!(decide(&Observed::default()), Ok(()));
     }
 
@@ -138,7 +126,7 @@ mod tests {
         let err = decide(&observed(
             Some("pid:[4026532175]"),
             Some("pid:[4026532175]"),
-            "NSpid:\t3",
+            &[3],
         ))
         .unwrap_err();
         assert_eq!(err.evidence, "pid:[4026532175]");
@@ -150,16 +138,16 @@ mod tests {
     /// `unshare -p -f` with the host's /proc: the link alone, or NSpid alone, shows it.
     #[test]
     fn a_namespace_under_the_hosts_proc_is_refused() {
-        let nested = observed(Some("pid:[4026532174]"), None, "NSpid:\t18458\t3");
+        let nested = observed(Some("pid:[4026532174]"), None, &[18458, 3]);
         assert!(decide(&nested).is_err());
-        let err = decide(&observed(None, None, "NSpid:\t18458\t3")).unwrap_err();
+        let err = decide(&observed(None, None, &[18458, 3])).unwrap_err();
         assert_eq!(err.evidence, "NSpid: 18458 3");
     }
 
     /// In the initial namespace, but /proc mounted from another namespace.
     #[test]
     fn a_foreign_proc_is_refused() {
-        let err = decide(&observed(Some(INIT), Some("pid:[4026532175]"), "")).unwrap_err();
+        let err = decide(&observed(Some(INIT), Some("pid:[4026532175]"), &[])).unwrap_err();
         assert_eq!(err.evidence, "/proc from pid:[4026532175]");
     }
 }
