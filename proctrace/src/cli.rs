@@ -31,6 +31,13 @@ pub struct Args {
     #[arg(long, default_value = "10s", value_parser = parse_interval)]
     pub proc_check_interval: Duration,
 
+    /// Most bytes of records held for a reader that does not keep up (suffixes K, M, G; from
+    /// 64K to 1G). When it is full, records are dropped and counted in a `lost` record
+    /// (`causes.output_queue_full`); `start`, `lost`, `proc_check` and `summary` records are
+    /// never dropped.
+    #[arg(long, default_value = "16M", value_parser = parse_output_buffer_size)]
+    pub output_buffer_size: usize,
+
     /// Which kernel hooks to use: `auto` probes BTF tracepoints and falls back to classic
     /// tracepoints; `classic` forces the fallback.
     #[arg(long, value_enum, default_value_t = HookMode::Auto)]
@@ -83,7 +90,8 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-pub fn parse_ring_size(s: &str) -> Result<u32, String> {
+/// A byte count with an optional K, M or G suffix (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, mult) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         None => (s, 1u64),
@@ -98,7 +106,20 @@ pub fn parse_ring_size(s: &str) -> Result<u32, String> {
         }
     };
     let n: u64 = digits.parse().map_err(|e| format!("{e}"))?;
-    let bytes = n.checked_mul(mult).ok_or("size too large")?;
+    n.checked_mul(mult)
+        .ok_or_else(|| "size too large".to_owned())
+}
+
+pub fn parse_output_buffer_size(s: &str) -> Result<usize, String> {
+    let bytes = parse_bytes(s)?;
+    if !(64 << 10..=1 << 30).contains(&bytes) {
+        return Err(format!("{bytes} bytes: must be between 64K and 1G"));
+    }
+    usize::try_from(bytes).map_err(|_| "size too large".to_owned())
+}
+
+pub fn parse_ring_size(s: &str) -> Result<u32, String> {
+    let bytes = parse_bytes(s)?;
     // kernel/bpf/ringbuf.c ringbuf_map_alloc: power of two and page aligned.
     let page = 4096;
     if bytes < page || !bytes.is_power_of_two() || bytes > (1 << 31) {
@@ -122,6 +143,9 @@ mod tests {
         assert!(parse_ring_size("1K").is_err());
         assert!(parse_ring_size("8X").is_err());
         assert!(parse_ring_size("").is_err());
+        assert_eq!(parse_output_buffer_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_output_buffer_size("100000"), Ok(100_000));
+        assert_eq!(parse_output_buffer_size("1G"), Ok(1 << 30));
     }
 
     #[test]
@@ -161,6 +185,9 @@ mod tests {
             ["--proc-check-interval", "1ns"],
             ["--ring-buffer-size", "4G"],
             ["--ring-buffer-size", "99999999999999999999K"],
+            ["--output-buffer-size", "2G"],
+            ["--output-buffer-size", "1K"],
+            ["--output-buffer-size", "99999999999999999999G"],
         ] {
             let err = Args::try_parse_from(["proctrace", args[0], args[1]])
                 .expect_err(&format!("{args:?} accepted"));

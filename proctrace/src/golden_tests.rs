@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::{
     engine::{Engine, EngineConfig},
     ingest::decode::decode,
-    output::{timefmt::Clock, writer::JsonWriter},
+    output::{timefmt::Clock, writer::encode_all},
 };
 
 /// Frames of `u32 little-endian length` + record bytes, as the ring buffer handed them over.
@@ -49,9 +49,7 @@ fn replay() -> String {
     let end_ns = last_ns + 5 * S;
     engine.tick(end_ns, &mut records);
     engine.summary(end_ns, &mut records);
-    let mut writer = JsonWriter::new(Vec::new());
-    writer.write_all(&records).expect("write");
-    String::from_utf8(writer.into_inner().expect("flush")).expect("UTF-8")
+    encode_all(&records)
 }
 
 #[test]

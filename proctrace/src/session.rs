@@ -1,10 +1,7 @@
 //! A tracing session: the kernel programs loaded, the ring buffer → decoder → engine → JSON
 //! pipeline, the seam with /proc at start-up, the timers (zombie alerts, loss polling, /proc
 //! checks, --duration), and the orderly end (detach, last drain, losses, summary).
-use std::{
-    io::{self, StdoutLock},
-    time::Duration,
-};
+use std::{fs::File, io, os::fd::AsFd as _, time::Duration};
 
 use anyhow::{bail, Context as _};
 use aya::{
@@ -31,9 +28,10 @@ use crate::{
         tracefs,
     },
     output::{
+        queue::{Finished, OutputQueue, FINISH_WITHIN},
         record::{CheckReason, Hooks, LostCauses, Record, StartRecord},
         timefmt::{boottime_now_ns, Clock},
-        writer::{JsonWriter, OutputError},
+        writer::{encode_line, OutputError},
     },
     proc::{reconcile, scan as procscan},
 };
@@ -129,7 +127,8 @@ struct Session {
     counters: KernelCounters,
     progstats: ProgStats,
     pipeline: Pipeline,
-    out: JsonWriter<StdoutLock<'static>>,
+    /// Records on their way to stdout, written by a thread of their own (queue.rs).
+    out: OutputQueue,
     /// "Everything up to now" is at most a full ring buffer: producers do not stop for us,
     /// so draining until empty could go on for ever under churn.
     in_buffer: usize,
@@ -188,7 +187,8 @@ impl Session {
                 records: Vec::with_capacity(BATCH),
                 decode_errors: 0,
             },
-            out: JsonWriter::new(io::stdout().lock()),
+            out: OutputQueue::start(stdout_file()?, args.output_buffer_size)
+                .context("starting the output thread")?,
             in_buffer: args.ring_buffer_size as usize / std::mem::size_of::<EventHeader>(),
             lost_seen: LostCauses::default(),
         };
@@ -291,17 +291,35 @@ impl Session {
     /// Detach first, so the final drain sees every event up to the end; then account for
     /// anything lost, then the summary: it is the last line.
     fn close(mut self) -> anyhow::Result<()> {
+        let stopping = std::time::Instant::now();
         loader::detach_all(&mut self.ebpf);
         self.catch_up();
         self.report_losses()?;
         let now = boottime_now_ns()?;
+        self.pipeline.engine.tick(now, &mut self.pipeline.records);
+        if self.flush()? == Reader::Gone {
+            return Ok(());
+        }
+        // Every record is queued or dropped by now, so the summary counts every drop. Nothing
+        // else falls due at the same `now`, and `lost` and `summary` are never dropped.
+        let unreported = self.out.take_dropped_now();
         let Pipeline {
             engine, records, ..
         } = &mut self.pipeline;
-        engine.tick(now, records);
+        engine.lost(output_drops(unreported), now, records);
         engine.summary(now, records);
-        self.flush()?;
-        Ok(())
+        let summary = records.last().cloned();
+        if self.flush()? == Reader::Gone {
+            return Ok(());
+        }
+        match self.out.finish(stopping + FINISH_WITHIN) {
+            Ok(Finished::Delivered) | Err(OutputError::BrokenPipe) => Ok(()),
+            Ok(Finished::Stalled { lines, bytes }) => {
+                report_stalled(lines, bytes, summary.as_ref());
+                Ok(())
+            }
+            Err(err) => Err(err).context("writing to stdout"),
+        }
     }
 
     /// Hands every event already in the ring buffer (at most a full buffer) to the engine.
@@ -311,8 +329,11 @@ impl Session {
 
     /// Zombie alerts are due. Events already in the ring buffer happened before now: hand them
     /// over first so that a reap racing its alert comes out in time order.
+    /// Losses are read first: a zombie whose reap was lost must not be reported before the
+    /// `lost` record that explains it.
     fn alert_zombies(&mut self) -> anyhow::Result<()> {
         self.pipeline.drain(self.ring.get_mut(), BATCH);
+        self.report_losses()?;
         let now = boottime_now_ns()?;
         let Pipeline {
             engine, records, ..
@@ -380,14 +401,21 @@ impl Session {
         Ok(())
     }
 
-    /// Writes and flushes the batch.
+    /// Hands the batch to the output thread, and after it a `lost` record for the records the
+    /// full output queue dropped since the last one, once there is room again.
     fn flush(&mut self) -> anyhow::Result<Reader> {
-        let records = &mut self.pipeline.records;
-        let result = self
-            .out
-            .write_all(records.iter())
-            .and_then(|()| self.out.flush());
-        records.clear();
+        let mut result = self.out.send(&self.pipeline.records);
+        self.pipeline.records.clear();
+        let dropped = self.out.take_dropped();
+        if result.is_ok() && dropped > 0 {
+            let now = boottime_now_ns()?;
+            let Pipeline {
+                engine, records, ..
+            } = &mut self.pipeline;
+            engine.lost(output_drops(dropped), now, records);
+            result = self.out.send(records);
+            records.clear();
+        }
         match result {
             Ok(()) => Ok(Reader::Listening),
             Err(OutputError::BrokenPipe) => Ok(Reader::Gone),
@@ -429,6 +457,37 @@ impl Checks {
     fn settle_until(&self) -> Option<Instant> {
         self.settling.as_ref().map(|(_, until)| *until)
     }
+}
+
+/// Records the output queue dropped, as a loss (nothing when `n` is 0).
+fn output_drops(n: u64) -> LostCauses {
+    LostCauses {
+        output_queue_full: n,
+        ..LostCauses::default()
+    }
+}
+
+/// The reader still had not taken everything when proctrace had to exit: say so on stderr,
+/// with the summary it may never read on stdout.
+fn report_stalled(lines: usize, bytes: usize, summary: Option<&Record>) {
+    diag::warn!(
+        "the reader of stdout stalled: {lines} records ({bytes} bytes) could not be written \
+         before exit; the summary follows here"
+    );
+    let mut line = Vec::new();
+    if let Some(Ok(())) = summary.map(|s| encode_line(s, &mut line)) {
+        diag::warn!("{}", String::from_utf8_lossy(&line).trim_end());
+    }
+}
+
+/// A descriptor of our own for stdout, for the output thread: std's `Stdout` and its lock
+/// stay unused (and the exit-time flush of std has nothing to wait for).
+fn stdout_file() -> anyhow::Result<File> {
+    let fd = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stdout")?;
+    Ok(File::from(fd))
 }
 
 fn drain_into(

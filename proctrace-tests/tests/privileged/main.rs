@@ -9,4 +9,5 @@ mod foundation;
 mod lifecycle;
 mod procfs;
 mod reap_confirm;
+mod stall;
 mod startup;

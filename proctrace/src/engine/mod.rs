@@ -150,11 +150,16 @@ impl Engine {
             return;
         }
         let count = causes.total();
-        self.advance(ktime_ns, out);
+        self.observe(ktime_ns);
+        out.append(&mut self.held);
+        self.expire_candidates(ktime_ns, out);
         self.lost_total = self.lost_total.saturating_add(count);
         self.lost_causes.add(&causes);
         self.last_lost_ns = Some(ktime_ns);
         let time = self.clock.wall(ktime_ns);
+        // Before the zombie alerts that are due by now (unlike `advance`): the loss happened
+        // earlier than it was noticed, and a lost reap is what leaves such a zombie
+        // unexplained. The reader must learn of the loss first.
         self.push(
             Record::Lost(LostRecord {
                 time,
@@ -164,6 +169,7 @@ impl Engine {
             }),
             out,
         );
+        self.fire_alerts(ktime_ns, out);
     }
 
     /// Appends a record built elsewhere (the daemon's `start` record, later /proc findings) so

@@ -244,6 +244,9 @@ pub struct LostCauses {
     pub recursion: HookCounts,
     /// A record from the kernel that could not be decoded.
     pub undecodable: u64,
+    /// Records proctrace made but dropped because its reader did not keep up: the output
+    /// queue (`--output-buffer-size`) was full.
+    pub output_queue_full: u64,
     /// Records a program did not send because a kernel read it needed failed, by job.
     pub dropped: HookCounts,
     /// Not events: kernel reads that failed. Each either dropped a record (also counted in
@@ -298,6 +301,7 @@ impl LostCauses {
         self.ring_buffer_full
             .saturating_add(self.recursion.total())
             .saturating_add(self.undecodable)
+            .saturating_add(self.output_queue_full)
             .saturating_add(self.dropped.total())
     }
 
@@ -320,6 +324,7 @@ impl LostCauses {
             ring_buffer_full: f(self.ring_buffer_full, other.ring_buffer_full),
             recursion: self.recursion.zip(&other.recursion, f),
             undecodable: f(self.undecodable, other.undecodable),
+            output_queue_full: f(self.output_queue_full, other.output_queue_full),
             dropped: self.dropped.zip(&other.dropped, f),
             kernel_read_failed: f(self.kernel_read_failed, other.kernel_read_failed),
             fork_unpaired: f(self.fork_unpaired, other.fork_unpaired),
@@ -668,7 +673,7 @@ mod tests {
             Record::Lost(LostRecord {
                 time: t,
                 ktime_ns: k,
-                count: 4,
+                count: 5,
                 causes: LostCauses {
                     ring_buffer_full: 1,
                     recursion: HookCounts {
@@ -676,6 +681,7 @@ mod tests {
                         ..HookCounts::default()
                     },
                     undecodable: 1,
+                    output_queue_full: 1,
                     dropped: HookCounts {
                         exec: 1,
                         ..HookCounts::default()
@@ -931,6 +937,7 @@ mod tests {
             ("ring_buffer_full", U64),
             ("recursion", Obj),
             ("undecodable", U64),
+            ("output_queue_full", U64),
             ("dropped", Obj),
             ("kernel_read_failed", U64),
             ("fork_unpaired", U64),

@@ -1,11 +1,9 @@
-//! Records to a byte stream: one JSON object per line (JSON Lines), buffered.
-//!
-//! The daemon writes a batch of records and then calls [`JsonWriter::flush`] (after each batch
-//! drained from the ring buffer), so a reader sees records promptly without a syscall per line.
-//! Rust ignores SIGPIPE, so a closed reader (`proctrace | head`) shows up as an EPIPE write
-//! error: it is reported as [`OutputError::BrokenPipe`] so the daemon can exit quietly.
+//! Records to bytes: one JSON object per line (JSON Lines). The output queue (queue.rs)
+//! writes the lines; Rust ignores SIGPIPE, so a closed reader (`proctrace | head`) shows up
+//! as an EPIPE write error, reported as [`OutputError::BrokenPipe`] so the daemon can exit
+//! quietly.
 
-use std::io::{self, BufWriter, Write};
+use std::io;
 
 use crate::output::record::Record;
 
@@ -23,72 +21,26 @@ pub enum OutputError {
     Encode(#[source] serde_json::Error),
 }
 
-impl From<io::Error> for OutputError {
-    fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            OutputError::BrokenPipe
-        } else {
-            OutputError::Io(e)
-        }
+/// Appends `record` to `buf` as one JSON line. A record that fails to encode leaves `buf` as
+/// it was: never half a line.
+pub fn encode_line(record: &Record, buf: &mut Vec<u8>) -> Result<(), OutputError> {
+    let before = buf.len();
+    if let Err(err) = serde_json::to_writer(&mut *buf, record) {
+        buf.truncate(before);
+        return Err(OutputError::Encode(err));
     }
+    buf.push(b'\n');
+    Ok(())
 }
 
-pub struct JsonWriter<W: Write> {
-    out: BufWriter<W>,
-    /// One encoded line, reused: a record that fails to encode never leaves half a line.
-    line: Vec<u8>,
-}
-
-impl<W: Write> JsonWriter<W> {
-    pub fn new(inner: W) -> Self {
-        Self::with_capacity(64 * 1024, inner)
+/// Every record, one line each (tests and the golden replay).
+#[cfg(test)]
+pub fn encode_all(records: &[Record]) -> String {
+    let mut buf = Vec::new();
+    for record in records {
+        encode_line(record, &mut buf).expect("encode");
     }
-
-    pub fn with_capacity(capacity: usize, inner: W) -> Self {
-        JsonWriter {
-            out: BufWriter::with_capacity(capacity, inner),
-            line: Vec::with_capacity(512),
-        }
-    }
-
-    /// Buffers one record as one line. Call [`JsonWriter::flush`] after a batch.
-    pub fn write(&mut self, record: &Record) -> Result<(), OutputError> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, record).map_err(OutputError::Encode)?;
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
-        Ok(())
-    }
-
-    /// Buffers every record of a batch, in order.
-    pub fn write_all<'a>(
-        &mut self,
-        records: impl IntoIterator<Item = &'a Record>,
-    ) -> Result<(), OutputError> {
-        for r in records {
-            self.write(r)?;
-        }
-        Ok(())
-    }
-
-    pub fn flush(&mut self) -> Result<(), OutputError> {
-        self.out.flush()?;
-        Ok(())
-    }
-
-    /// What has been flushed so far (tests read the output back).
-    #[cfg(test)]
-    pub fn get_ref(&self) -> &W {
-        self.out.get_ref()
-    }
-
-    /// Flushes and returns the inner writer (tests read the output back).
-    #[cfg(test)]
-    pub fn into_inner(self) -> Result<W, OutputError> {
-        self.out
-            .into_inner()
-            .map_err(|e| OutputError::from(e.into_error()))
-    }
+    String::from_utf8(buf).expect("UTF-8")
 }
 
 #[cfg(test)]
@@ -132,12 +84,7 @@ mod tests {
         .map(std::string::ToString::to_string)
         .collect();
         let rec = exec_with_argv(argv.clone());
-        let mut w = JsonWriter::new(Vec::new());
-        w.write(&rec).expect("write");
-        w.write(&rec).expect("write");
-        w.flush().expect("flush");
-        let bytes = w.into_inner().expect("into_inner");
-        let text = String::from_utf8(bytes).expect("UTF-8");
+        let text = encode_all(&[rec.clone(), rec]);
         assert!(text.ends_with('\n'));
         let lines: Vec<&str> = text.split_terminator('\n').collect();
         assert_eq!(lines.len(), 2, "exactly one line per record: {text:?}");
@@ -164,9 +111,8 @@ mod tests {
     }
 
     #[test]
-    fn nothing_reaches_the_inner_writer_before_flush() {
-        let mut w = JsonWriter::new(Vec::new());
-        w.write(&Record::Lost(LostRecord {
+    fn a_lost_record_as_documented() {
+        let text = encode_all(&[Record::Lost(LostRecord {
             time: Clock::default().wall(0),
             ktime_ns: 0,
             count: 1,
@@ -174,54 +120,10 @@ mod tests {
                 ring_buffer_full: 1,
                 ..LostCauses::default()
             },
-        }))
-        .expect("write");
-        assert!(w.get_ref().is_empty());
-        w.flush().expect("flush");
+        })]);
         assert_eq!(
-            String::from_utf8_lossy(w.get_ref()),
-            "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"ktime_ns\":0,\"count\":1,\"causes\":{\"ring_buffer_full\":1,\"recursion\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0},\"undecodable\":0,\"dropped\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0},\"kernel_read_failed\":0,\"fork_unpaired\":0}}\n"
+            text,
+            "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"ktime_ns\":0,\"count\":1,\"causes\":{\"ring_buffer_full\":1,\"recursion\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0},\"undecodable\":0,\"output_queue_full\":0,\"dropped\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0},\"kernel_read_failed\":0,\"fork_unpaired\":0}}\n"
         );
-    }
-
-    struct Failing(io::ErrorKind);
-
-    impl Write for Failing {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(io::Error::from(self.0))
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn broken_pipe_is_its_own_error() {
-        let rec = exec_with_argv(vec!["x".into()]);
-        let mut w = JsonWriter::with_capacity(16, Failing(io::ErrorKind::BrokenPipe));
-        let err = w.write(&rec).and_then(|()| w.flush()).expect_err("EPIPE");
-        assert!(matches!(err, OutputError::BrokenPipe), "{err:?}");
-
-        let mut w = JsonWriter::new(Failing(io::ErrorKind::PermissionDenied));
-        w.write(&rec).expect("buffered");
-        let err = w.flush().expect_err("EACCES");
-        assert!(matches!(err, OutputError::Io(_)), "{err:?}");
-        assert!(!matches!(err, OutputError::BrokenPipe));
-    }
-
-    #[test]
-    fn real_pipe_closed_by_reader_is_broken_pipe() {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe() writes.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: closing the read end we own; the write end is owned by `file` below.
-        unsafe { libc::close(fds[0]) };
-        // SAFETY: fds[1] is a fresh descriptor owned by nobody else.
-        let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
-        let mut w = JsonWriter::new(file);
-        w.write(&exec_with_argv(vec!["x".into()]))
-            .expect("buffered");
-        let err = w.flush().expect_err("reader gone");
-        assert!(matches!(err, OutputError::BrokenPipe), "{err:?}");
     }
 }

@@ -150,10 +150,7 @@ fn engine_output_is_json_lines() {
     e.tick(4 * S, &mut out);
     e.handle(free(5 * S, 1, 0), &mut out);
     e.summary(6 * S, &mut out);
-    let mut w = crate::output::writer::JsonWriter::new(Vec::new());
-    w.write_all(&out).expect("write");
-    let bytes = w.into_inner().expect("flush");
-    let text = String::from_utf8(bytes).expect("UTF-8");
+    let text = crate::output::writer::encode_all(&out);
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))

@@ -143,14 +143,16 @@ fn parent_comm_of_a_zombie_alert_is_the_current_parents() {
 }
 
 #[test]
-fn lost_and_summary_emit_due_alerts_first() {
+/// A summary comes after the alerts due by its time; a loss noticed late comes before them (a
+/// lost reap is what would explain such a zombie: the reader must see the loss first).
+fn a_late_loss_precedes_the_due_alerts_and_the_summary_follows_them() {
     let mut e = engine();
     let mut out = run(
         &mut e,
         [fork(S, 990, 1, S), exit(2 * S, 990, 1, S, "z", EXITED_0)],
     );
     e.lost(rb(3), 5 * S, &mut out);
-    assert_eq!(types(&out), ["fork", "exit", "zombie", "lost"]);
+    assert_eq!(types(&out), ["fork", "exit", "lost", "zombie"]);
     assert_eq!(zombies(&out)[0].zombie_ns, 3 * S);
     let mut out = run(
         &mut e,

@@ -1,0 +1,437 @@
+//! The output queue: records leave the event loop as encoded JSON lines, and a thread of its
+//! own writes them to stdout. A reader that stalls (`proctrace | slow-consumer`, a terminal on
+//! Ctrl-S, a full log pipe) then stalls that thread only: the event loop keeps draining the
+//! ring buffer, polling losses and obeying SIGTERM and `--duration`.
+//!
+//! The queue holds at most `limit` bytes. A record that does not fit is dropped and counted
+//! (reported as `lost.causes.output_queue_full` once there is room again), except the records
+//! that explain the others (`start`, `lost`, `proc_check`, `summary`), which always go in: they
+//! are few (at most a `lost` every 250 ms) and without them a drop would be silent.
+//!
+//! Every write the thread makes is whole lines. To a pipe or a socket a piece is at most
+//! `PIPE_BUF` bytes, which the kernel writes atomically (pipe(7)): if proctrace has to exit
+//! while the reader still stalls, the reader never sees half a line (except of a single line
+//! longer than `PIPE_BUF`, which is written alone).
+use std::{
+    fs::File,
+    io::{self, Write},
+    os::fd::AsRawFd,
+    sync::{Arc, Condvar, Mutex, MutexGuard},
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use crate::output::{
+    record::Record,
+    writer::{encode_line, OutputError},
+};
+
+/// Pieces written to a regular file or a terminal.
+const FILE_PIECE: usize = 64 * 1024;
+/// A queue buffer that grew beyond this while the reader stalled is freed, not kept, once
+/// written: the memory goes back to the system (see `return_memory`).
+const KEEP_CAPACITY: usize = 1 << 20;
+
+pub struct OutputQueue {
+    shared: Arc<Shared>,
+    limit: usize,
+    /// Records dropped because the queue was full and not reported yet.
+    dropped: u64,
+    writer: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when lines arrive or the queue closes.
+    more: Condvar,
+    /// Signalled when the writer has written everything or gave up.
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Lines not yet taken by the writer.
+    pending: Vec<u8>,
+    /// Bytes (and lines) queued: pending plus taken and not written yet.
+    bytes: usize,
+    lines: usize,
+    closed: bool,
+    /// The writer stopped: everything was written after the close, or a write failed.
+    stopped: bool,
+    failure: Option<Failure>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// The reader closed the stream (EPIPE).
+    ReaderGone,
+    Io(io::ErrorKind, Option<i32>),
+}
+
+/// How [`OutputQueue::finish`] left stdout.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything was written (or the reader had gone, which is not an error).
+    Delivered,
+    /// The reader did not take everything by the deadline.
+    Stalled { lines: usize, bytes: usize },
+}
+
+impl OutputQueue {
+    /// Starts the writer thread on `out`.
+    pub fn start(out: File, limit: usize) -> io::Result<Self> {
+        let piece = piece_size(&out);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            more: Condvar::new(),
+            idle: Condvar::new(),
+        });
+        let theirs = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("proctrace-out".into())
+            .spawn(move || write_loop(&theirs, out, piece))?;
+        Ok(OutputQueue {
+            shared,
+            limit,
+            dropped: 0,
+            writer: Some(writer),
+        })
+    }
+
+    /// Queues the records, in order. Fails once the writer failed: with
+    /// [`OutputError::BrokenPipe`] when the reader went away.
+    pub fn send(&mut self, records: &[Record]) -> Result<(), OutputError> {
+        if records.is_empty() {
+            return self.failure();
+        }
+        let mut state = self.shared.lock();
+        if let Some(failure) = state.failure {
+            return Err(failure.into());
+        }
+        for record in records {
+            let before = state.pending.len();
+            encode_line(record, &mut state.pending)?;
+            let len = state.pending.len() - before;
+            if state.bytes + len > self.limit && !always_sent(record) {
+                state.pending.truncate(before);
+                self.dropped += 1;
+                continue;
+            }
+            state.bytes += len;
+            state.lines += 1;
+        }
+        drop(state);
+        self.shared.more.notify_one();
+        Ok(())
+    }
+
+    /// Records dropped since the last call, once the queue is at most half full again (so a
+    /// `lost` record reporting them is not the first thing dropped next).
+    pub fn take_dropped(&mut self) -> u64 {
+        if self.dropped == 0 || self.shared.lock().bytes > self.limit / 2 {
+            return 0;
+        }
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Records dropped and not reported, whatever the fill (for the last report at exit).
+    pub fn take_dropped_now(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Closes the queue and waits until `deadline` for the writer to write everything.
+    pub fn finish(mut self, deadline: Instant) -> Result<Finished, OutputError> {
+        let mut state = self.shared.lock();
+        state.closed = true;
+        self.shared.more.notify_one();
+        while !state.stopped {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                // The writer may be blocked in write(2) for ever: leave it; the process exit
+                // ends it.
+                self.writer = None;
+                return Ok(Finished::Stalled {
+                    lines: state.lines,
+                    bytes: state.bytes,
+                });
+            }
+            state = match self.shared.idle.wait_timeout(state, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        let failure = state.failure;
+        drop(state);
+        if let Some(writer) = self.writer.take() {
+            // It has stopped; joining only reclaims the thread.
+            let _ = writer.join();
+        }
+        match failure {
+            None | Some(Failure::ReaderGone) => Ok(Finished::Delivered),
+            Some(failure) => Err(failure.into()),
+        }
+    }
+
+    fn failure(&self) -> Result<(), OutputError> {
+        match self.shared.lock().failure {
+            Some(failure) => Err(failure.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Shared {
+    /// The state is a few counters and a buffer: a panic elsewhere cannot leave it
+    /// inconsistent, so a poisoned lock is used as is.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl From<Failure> for OutputError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::ReaderGone => OutputError::BrokenPipe,
+            Failure::Io(kind, errno) => OutputError::Io(
+                errno.map_or_else(|| io::Error::from(kind), io::Error::from_raw_os_error),
+            ),
+        }
+    }
+}
+
+/// Records that explain the others are never dropped.
+fn always_sent(record: &Record) -> bool {
+    matches!(
+        record,
+        Record::Start(_) | Record::Lost(_) | Record::ProcCheck(_) | Record::Summary(_)
+    )
+}
+
+/// `PIPE_BUF` for a pipe or a socket, where it makes each write atomic; larger otherwise.
+fn piece_size(out: &File) -> usize {
+    // SAFETY: fstat writes into the zeroed struct; the descriptor is owned by `out`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let ok = unsafe { libc::fstat(out.as_raw_fd(), &mut st) } == 0;
+    let kind = st.st_mode & libc::S_IFMT;
+    if ok && (kind == libc::S_IFIFO || kind == libc::S_IFSOCK) {
+        libc::PIPE_BUF
+    } else {
+        FILE_PIECE
+    }
+}
+
+fn write_loop(shared: &Shared, mut out: File, piece: usize) {
+    let mut spare = Vec::new();
+    loop {
+        let mut state = shared.lock();
+        while state.pending.is_empty() && !state.closed {
+            state = match shared.more.wait(state) {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+        }
+        if state.pending.is_empty() {
+            state.stopped = true;
+            drop(state);
+            shared.idle.notify_all();
+            return;
+        }
+        let batch = std::mem::replace(&mut state.pending, std::mem::take(&mut spare));
+        drop(state);
+        if let Err(failure) = write_pieces(shared, &mut out, &batch, piece) {
+            let mut state = shared.lock();
+            state.failure = Some(failure);
+            state.stopped = true;
+            state.pending = Vec::new();
+            drop(state);
+            shared.idle.notify_all();
+            return;
+        }
+        spare = reuse_or_return(batch);
+    }
+}
+
+/// Writes `batch` in line-aligned pieces, updating the queued counts after each.
+fn write_pieces(
+    shared: &Shared,
+    out: &mut File,
+    batch: &[u8],
+    piece: usize,
+) -> Result<(), Failure> {
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let len = line_aligned(rest, piece);
+        let (now, later) = rest.split_at(len);
+        out.write_all(now).map_err(|e| match e.kind() {
+            io::ErrorKind::BrokenPipe => Failure::ReaderGone,
+            kind => Failure::Io(kind, e.raw_os_error()),
+        })?;
+        let lines = now.iter().filter(|&&b| b == b'\n').count();
+        let mut state = shared.lock();
+        state.bytes = state.bytes.saturating_sub(len);
+        state.lines = state.lines.saturating_sub(lines);
+        rest = later;
+    }
+    Ok(())
+}
+
+/// The longest prefix of whole lines within `piece` bytes, or the first line if it is longer.
+fn line_aligned(bytes: &[u8], piece: usize) -> usize {
+    if bytes.len() <= piece {
+        return bytes.len();
+    }
+    match bytes[..piece].iter().rposition(|&b| b == b'\n') {
+        Some(end) => end + 1,
+        None => bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |end| end + 1),
+    }
+}
+
+/// A buffer for the next batch: kept if small; a large one (the reader stalled) is freed and
+/// the heap trimmed, so the memory a stall took is given back.
+fn reuse_or_return(mut batch: Vec<u8>) -> Vec<u8> {
+    if batch.capacity() <= KEEP_CAPACITY {
+        batch.clear();
+        return batch;
+    }
+    drop(batch);
+    return_memory();
+    Vec::new()
+}
+
+fn return_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// How long [`OutputQueue::finish`] may wait after a stop was asked for: SIGTERM is obeyed
+/// within 2 s (README), and the detach and the last drain come first.
+pub const FINISH_WITHIN: Duration = Duration::from_millis(1000);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::record::{Clock, ForkRecord, LostCauses, LostRecord, ProcId};
+
+    fn pipe() -> (File, File) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe() writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: fresh descriptors owned by nobody else.
+        unsafe {
+            (
+                <File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]),
+                <File as std::os::fd::FromRawFd>::from_raw_fd(fds[1]),
+            )
+        }
+    }
+
+    fn lost(n: u64) -> Record {
+        Record::Lost(LostRecord {
+            time: Clock::default().wall(0),
+            ktime_ns: 0,
+            count: n,
+            causes: LostCauses {
+                ring_buffer_full: n,
+                ..LostCauses::default()
+            },
+        })
+    }
+
+    fn fork(pid: u32) -> Record {
+        Record::Fork(ForkRecord {
+            time: Clock::default().wall(0),
+            ktime_ns: 0,
+            pid,
+            ppid: 1,
+            comm: "sh".into(),
+            proc_id: ProcId::new(pid, 1),
+            parent_proc_id: None,
+            uid: 0,
+        })
+    }
+
+    #[test]
+    fn pieces_are_whole_lines() {
+        assert_eq!(line_aligned(b"ab\ncd\nef\n", 7), 6);
+        assert_eq!(line_aligned(b"ab\ncd\n", 100), 6);
+        assert_eq!(
+            line_aligned(b"abcdefgh\nx\n", 4),
+            9,
+            "a long line goes alone"
+        );
+        assert_eq!(line_aligned(b"abcdefgh", 4), 8);
+    }
+
+    #[test]
+    fn a_stalled_reader_blocks_nothing_and_drops_are_counted() {
+        let (read, write) = pipe();
+        let mut q = OutputQueue::start(write, 256 * 1024).expect("start");
+        // Far more than the pipe (64 KiB) and the queue hold; nobody reads.
+        for pid in 0..20_000 {
+            q.send(&[fork(pid)]).expect("send never blocks");
+        }
+        q.send(&[lost(1)]).expect("a lost record always goes in");
+        let dropped = q.take_dropped_now();
+        assert!(dropped > 10_000, "dropped {dropped}");
+        let start = Instant::now();
+        let finished = q
+            .finish(Instant::now() + Duration::from_millis(200))
+            .expect("finish");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        let Finished::Stalled { lines, bytes } = finished else {
+            panic!("the reader never read: {finished:?}");
+        };
+        assert!(lines > 0 && bytes > 0 && bytes <= 256 * 1024 + 4096);
+        drop(read);
+    }
+
+    #[test]
+    fn everything_arrives_in_order_as_whole_lines() {
+        let (read, write) = pipe();
+        let reader = std::thread::spawn(move || io::read_to_string(read).expect("read"));
+        let mut q = OutputQueue::start(write, 1 << 20).expect("start");
+        for pid in 0..2_000 {
+            q.send(&[fork(pid)]).expect("send");
+        }
+        assert_eq!(q.take_dropped(), 0);
+        let finished = q.finish(Instant::now() + Duration::from_secs(10));
+        assert_eq!(finished.expect("finish"), Finished::Delivered);
+        let text = reader.join().expect("reader");
+        let pids: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("a whole JSON line");
+                v["pid"].as_u64().expect("pid")
+            })
+            .collect();
+        assert_eq!(pids, (0..2_000).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn a_reader_that_leaves_is_a_broken_pipe() {
+        let (read, write) = pipe();
+        drop(read);
+        let mut q = OutputQueue::start(write, 1 << 20).expect("start");
+        q.send(&[fork(1)]).expect("queued");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while q.send(&[]).is_ok() {
+            assert!(Instant::now() < deadline, "EPIPE never reported");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(matches!(q.send(&[fork(2)]), Err(OutputError::BrokenPipe)));
+        assert_eq!(
+            q.finish(Instant::now() + Duration::from_secs(1))
+                .expect("a gone reader is no error"),
+            Finished::Delivered
+        );
+    }
+}
