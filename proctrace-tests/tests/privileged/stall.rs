@@ -29,11 +29,9 @@ fn stalled_pipe() -> (File, Stdio) {
 
 fn bytes_in_pipe(read: &File) -> usize {
     let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int.
-    assert_eq!(
-        unsafe { libc::ioctl(read.as_raw_fd(), libc::FIONREAD, &mut n) },
-        0
-    );
+    // SAFETY: FIONREAD writes one int into `n`.
+    let rc = unsafe { libc::ioctl(read.as_raw_fd(), libc::FIONREAD, &mut n) };
+    assert_eq!(rc, 0);
     usize::try_from(n).unwrap_or(0)
 }
 
