@@ -3,7 +3,7 @@
 //! checks, --duration), and the orderly end (detach, last drain, losses, summary).
 use std::{fs::File, io, os::fd::AsFd as _, time::Duration};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use aya::{
     maps::{MapData, RingBuf},
     Ebpf,
@@ -25,7 +25,7 @@ use crate::{
         counters::{self, KernelCounters},
         loader, offsets, privileges,
         progstats::ProgStats,
-        tracefs,
+        tracefs_mount::{self, Tracefs},
     },
     output::{
         queue::{Finished, OutputQueue, FINISH_WITHIN},
@@ -135,6 +135,9 @@ struct Session {
     /// Loss totals already reported. From 0: losses during start-up (the /proc read) are
     /// reported like any other.
     lost_seen: LostCauses,
+    /// Last, so that it is dropped last: a tracefs we mounted is unmounted once the programs
+    /// are detached (see tracefs_mount.rs).
+    _tracefs: Tracefs,
 }
 
 impl Session {
@@ -143,12 +146,12 @@ impl Session {
         // Before anything is mounted or loaded: inside a pid namespace /proc and the kernel
         // events would never agree on a pid.
         crate::proc::namespace::check()?;
-        let tracefs_root = tracefs_root()?;
+        let tracefs = mount_tracefs()?;
         privileges::check(false)?;
         raise_memlock();
 
         let btf_path = std::path::Path::new(btf::VMLINUX_BTF);
-        let (config, report) = offsets::build_config(&tracefs_root, btf_path)?;
+        let (config, report) = offsets::build_config(tracefs.root(), btf_path)?;
         let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
             .context("loading the kernel programs")?;
         for reason in &loaded.fallbacks {
@@ -191,6 +194,7 @@ impl Session {
                 .context("starting the output thread")?,
             in_buffer: args.ring_buffer_size as usize / std::mem::size_of::<EventHeader>(),
             lost_seen: LostCauses::default(),
+            _tracefs: tracefs,
         };
         Ok((session, loaded.hooks))
     }
@@ -521,13 +525,15 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-fn tracefs_root() -> anyhow::Result<std::path::PathBuf> {
-    match tracefs::ensure_mounted() {
-        Ok(root) => Ok(root),
+/// tracefs mounted where aya looks, or the reason it cannot be, privileges first: a user
+/// without CAP_BPF is told that rather than what tracefs refused.
+fn mount_tracefs() -> anyhow::Result<Tracefs> {
+    match tracefs_mount::ensure_mounted() {
+        Ok(tracefs) => Ok(tracefs),
         Err(err) => {
-            // Name the privilege problem first when that is the cause.
-            privileges::check(true)?;
-            bail!("tracefs: {err}")
+            let need_sys_admin = matches!(err, tracefs_mount::MountError::Permission { .. });
+            privileges::check(need_sys_admin)?;
+            Err(err.into())
         }
     }
 }

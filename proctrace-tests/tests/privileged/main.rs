@@ -7,6 +7,7 @@ mod common;
 mod edges;
 mod foundation;
 mod lifecycle;
+mod mounts;
 mod procfs;
 mod reap_confirm;
 mod stall;

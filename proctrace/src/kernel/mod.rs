@@ -24,3 +24,4 @@ pub mod offsets;
 pub mod privileges;
 pub mod progstats;
 pub mod tracefs;
+pub mod tracefs_mount;

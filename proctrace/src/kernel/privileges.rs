@@ -9,8 +9,9 @@ const CAP_BPF: u32 = 39;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
-    "proctrace needs root, or the capabilities CAP_BPF and CAP_PERFMON (plus CAP_SYS_ADMIN to \
-     mount tracefs); missing: {missing}. Run it with sudo."
+    "proctrace needs root, or the capabilities CAP_BPF and CAP_PERFMON with read access to \
+     tracefs (CAP_DAC_READ_SEARCH, as tracefs is mode 0700), plus CAP_SYS_ADMIN when tracefs is \
+     not mounted yet; missing: {missing}. Run it as root (sudo)."
 )]
 pub struct MissingPrivileges {
     pub missing: String,

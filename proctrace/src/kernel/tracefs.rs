@@ -1,4 +1,4 @@
-//! tracefs: making sure it is mounted, and reading tracepoint `format` files.
+//! tracefs: reading tracepoint `format` files (tracefs_mount.rs makes sure it is mounted).
 //!
 //! The record layout of a classic tracepoint is not ABI: it is generated from the
 //! `TP_STRUCT__entry` of the event (include/trace/events/*.h) and has changed between kernel
@@ -9,52 +9,15 @@
 
 use std::{
     collections::HashSet,
-    ffi::CString,
     fs, io,
     path::{Path, PathBuf},
 };
 
 use thiserror::Error;
 
-/// Where tracefs is mounted when we mount it ourselves. aya's `TracePoint::attach` only looks at
-/// this path and at [`DEBUGFS_TRACING`] (aya `programs::utils::find_tracefs_path`), so a tracefs
-/// mounted anywhere else would be invisible to it.
-pub const TRACEFS_PATH: &str = "/sys/kernel/tracing";
-/// Legacy location: with debugfs mounted at /sys/kernel/debug, the kernel automounts tracefs
-/// on `tracing` there (`debugfs_create_automount` in kernel/trace/trace.c `tracer_init_tracefs`).
-pub const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
-const DEBUGFS_PATH: &str = "/sys/kernel/debug";
-const PROC_MOUNTS: &str = "/proc/self/mounts";
-
 /// Errors of this module.
 #[derive(Debug, Error)]
 pub enum TracefsError {
-    #[error("cannot read {PROC_MOUNTS}: {0}")]
-    Mounts(#[source] io::Error),
-    #[error(
-        "cannot mount tracefs at {path}: permission denied (needs root or CAP_SYS_ADMIN in the \
-         initial user namespace)"
-    )]
-    MountPermission { path: PathBuf },
-    #[error(
-        "cannot mount tracefs at {path}: the kernel does not support tracefs (CONFIG_TRACING)"
-    )]
-    NoTracefsSupport { path: PathBuf },
-    #[error(
-        "cannot mount tracefs at {path}: mount point does not exist (kernel built without \
-         CONFIG_TRACING, or /sys is not sysfs)"
-    )]
-    NoMountPoint { path: PathBuf },
-    #[error("cannot mount tracefs at {path}: {source}")]
-    Mount {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error(
-        "tracefs at {path} has no events directory (kernel built without CONFIG_EVENT_TRACING?)"
-    )]
-    NoEvents { path: PathBuf },
     #[error("invalid tracepoint name {category:?}:{name:?}")]
     InvalidName { category: String, name: String },
     #[error("tracepoint {category}:{name} does not exist on this kernel ({path} is missing)")]
@@ -140,112 +103,6 @@ impl TracepointFormat {
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }
-}
-
-/// Makes sure tracefs is mounted where aya will look for it, and returns that path.
-///
-/// Must run before the first `TracePoint::attach`: aya looks the path up once and caches the
-/// answer for the life of the process (a `LazyLock` in `find_tracefs_path`).
-pub fn ensure_mounted() -> Result<PathBuf, TracefsError> {
-    let mounts = fs::read_to_string(PROC_MOUNTS).map_err(TracefsError::Mounts)?;
-    for candidate in candidates(&mounts) {
-        // For the debugfs candidate, this lookup is also what triggers the automount.
-        if candidate.join("events").is_dir() {
-            return Ok(candidate);
-        }
-    }
-    let path = PathBuf::from(TRACEFS_PATH);
-    mount_tracefs(&path)?;
-    if !path.join("events").is_dir() {
-        return Err(TracefsError::NoEvents { path });
-    }
-    Ok(path)
-}
-
-/// Paths, in the order aya tries them, where `/proc/self/mounts` says tracefs is (or will be
-/// automounted). tracefs mounts elsewhere are ignored: aya would not find them.
-fn candidates(mounts: &str) -> Vec<PathBuf> {
-    let mut tracefs_at_sys = false;
-    let mut tracefs_at_debug = false;
-    let mut debugfs = false;
-    for line in mounts.lines() {
-        let mut it = line.split_whitespace();
-        let (Some(_source), Some(target), Some(fstype)) = (it.next(), it.next(), it.next()) else {
-            continue;
-        };
-        let target = unescape_mount_path(target);
-        match (fstype, target.as_str()) {
-            ("tracefs", TRACEFS_PATH) => tracefs_at_sys = true,
-            ("tracefs", DEBUGFS_TRACING) => tracefs_at_debug = true,
-            ("debugfs", DEBUGFS_PATH) => debugfs = true,
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if tracefs_at_sys {
-        out.push(PathBuf::from(TRACEFS_PATH));
-    }
-    if tracefs_at_debug || debugfs {
-        out.push(PathBuf::from(DEBUGFS_TRACING));
-    }
-    out
-}
-
-/// /proc/self/mounts escapes space, tab, newline and backslash as `\ooo` octal
-/// (fs/proc_namespace.c `show_vfsmnt` → `mangle`).
-fn unescape_mount_path(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            if let Some(digits) = b.get(i + 1..i + 4) {
-                if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                    let v = digits
-                        .iter()
-                        .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                    if let Ok(byte) = u8::try_from(v) {
-                        out.push(byte);
-                        i += 4;
-                        continue;
-                    }
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn mount_tracefs(path: &Path) -> Result<(), TracefsError> {
-    // Paths are our constants; a NUL can only come from a caller bug, reported as EINVAL.
-    let c_path =
-        CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| TracefsError::Mount {
-            path: path.to_owned(),
-            source: io::Error::from_raw_os_error(libc::EINVAL),
-        })?;
-    // SAFETY: all strings are NUL-terminated and outlive the call; tracefs takes no data.
-    let rc = unsafe {
-        libc::mount(
-            c"tracefs".as_ptr(),
-            c_path.as_ptr(),
-            c"tracefs".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
-    let path = path.to_owned();
-    Err(match err.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::EACCES) => TracefsError::MountPermission { path },
-        Some(libc::ENODEV) => TracefsError::NoTracefsSupport { path },
-        Some(libc::ENOENT) => TracefsError::NoMountPoint { path },
-        _ => TracefsError::Mount { path, source: err },
-    })
 }
 
 /// Rejects names that would escape `events/` (they are joined into a path).
@@ -668,27 +525,6 @@ mod tests {
             }
         }
         let _ = parse_format("\u{0}\u{ffff}field:[[[;;;::\n\tfield:\t;");
-    }
-
-    #[test]
-    fn mounts_candidates() {
-        let none = "sysfs /sys sysfs rw 0 0\nproc /proc proc rw 0 0\n";
-        assert!(candidates(none).is_empty());
-        let sys = "nodev /sys/kernel/tracing tracefs rw,relatime 0 0\n";
-        assert_eq!(candidates(sys), vec![PathBuf::from(TRACEFS_PATH)]);
-        let debug = "debugfs /sys/kernel/debug debugfs rw 0 0\n";
-        assert_eq!(candidates(debug), vec![PathBuf::from(DEBUGFS_TRACING)]);
-        let both = format!("{sys}{debug}tracefs /sys/kernel/debug/tracing tracefs rw 0 0\n");
-        assert_eq!(
-            candidates(&both),
-            vec![PathBuf::from(TRACEFS_PATH), PathBuf::from(DEBUGFS_TRACING)]
-        );
-        // Somewhere aya does not look: not a candidate.
-        let elsewhere = "tracefs /mnt/my\\040trace tracefs rw 0 0\nshort line\n";
-        assert!(candidates(elsewhere).is_empty());
-        assert_eq!(unescape_mount_path("/mnt/my\\040trace"), "/mnt/my trace");
-        assert_eq!(unescape_mount_path("/a\\"), "/a\\");
-        assert_eq!(unescape_mount_path("/a\\04"), "/a\\04");
     }
 
     #[test]
