@@ -133,8 +133,8 @@ pub struct ExecHeader {
     pub flags: u32,
     pub filename_len: u32,
     pub argv_len: u32,
-    /// Reserved (0), as for `WaitEvent::_pad`.
-    pub _pad: u32,
+    /// Effective uid of the new image (`current->cred->euid`, after a setuid exec applied).
+    pub euid: u32,
     pub comm: [u8; COMM_LEN],
 }
 const _: () = assert!(core::mem::size_of::<ExecHeader>() == 24 + 8 + 24 + COMM_LEN);
@@ -247,6 +247,9 @@ pub struct Config {
     pub task_ptrace: u32,
     pub task_flags: u32,
     pub task_thread_pid: u32,
+    pub task_cred: u32,
+    // struct cred
+    pub cred_euid: u32,
     // struct pid
     pub pid_level: u32,
     // signal_struct
@@ -273,7 +276,7 @@ pub struct Config {
     // sched_process_free: `pid`
     pub free_pid: u32,
 }
-const _: () = assert!(core::mem::size_of::<Config>() == 37 * 4);
+const _: () = assert!(core::mem::size_of::<Config>() == 39 * 4);
 
 impl Config {
     pub const fn absent() -> Self {
@@ -300,6 +303,8 @@ impl Config {
             task_ptrace: ABSENT,
             task_flags: ABSENT,
             task_thread_pid: ABSENT,
+            task_cred: ABSENT,
+            cred_euid: ABSENT,
             pid_level: ABSENT,
             signal_live: ABSENT,
             signal_flags: ABSENT,

@@ -120,7 +120,7 @@ fn emit(old_pid: u32, filename: u64) -> Result<(), ReadError> {
         flags,
         filename_len: fn_len as u32,
         argv_len: argv_len as u32,
-        _pad: 0,
+        euid: task.euid(),
         comm: bpf_get_current_comm().unwrap_or_default(),
     };
 

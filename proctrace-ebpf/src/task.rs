@@ -78,6 +78,14 @@ impl Task {
         }
     }
 
+    /// Effective uid (`cred->euid`), or [`ABSENT`] when it cannot be read.
+    #[inline(always)]
+    pub fn euid(self) -> u32 {
+        read_at::<u64>(self.0, conf!(task_cred))
+            .and_then(|cred| read_at::<u32>(cred, conf!(cred_euid)))
+            .unwrap_or(ABSENT)
+    }
+
     /// Level of the pid namespace the task lives in (0: the initial one), or [`ABSENT`].
     #[inline(always)]
     pub fn pid_ns_level(self) -> u32 {

@@ -7,6 +7,10 @@
 //! The golden file was written by the code before the layout change and proves that the
 //! change kept every byte. When the contract changes on purpose, regenerate it with
 //! `PROCTRACE_UPDATE_GOLDEN=1 cargo test -p proctrace golden` and review the diff.
+//!
+//! The exec records' `euid` word was reserved when the stream was recorded (older programs
+//! left stray values there); it was rewritten to each record's uid (0: the scenarios ran as
+//! root and exec'd no setuid binary) when `euid` was added.
 use std::path::Path;
 
 use crate::{

@@ -5,6 +5,7 @@
 //! A test that cannot load the programs fails; none of them skips.
 mod common;
 mod edges;
+mod exec_identity;
 mod foundation;
 mod lifecycle;
 mod mounts;

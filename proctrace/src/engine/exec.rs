@@ -14,6 +14,7 @@ impl Engine {
         p.comm.clone_from(&e.comm);
         p.ppid = e.ppid;
         let proc_id = p.proc_id;
+        let argv0_empty = !e.argv_read_failed && e.argv.first().is_none_or(String::is_empty);
         let record = Record::Exec(ExecRecord {
             time: self.clock.wall(e.ktime_ns),
             ktime_ns: e.ktime_ns,
@@ -26,8 +27,10 @@ impl Engine {
             argv_truncated: e.argv_truncated,
             argv_read_failed: e.argv_read_failed,
             filename_truncated: e.filename_truncated,
+            argv0_empty,
             old_pid: e.old_pid,
             uid: e.uid,
+            euid: e.euid,
         });
         self.push(record, out);
     }

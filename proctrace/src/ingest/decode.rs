@@ -41,11 +41,14 @@ fn c_str(bytes: &[u8]) -> String {
 
 /// Split the argv area (NUL-separated strings) into arguments. A complete area ends with a
 /// NUL; a truncated one ends mid-string, which is kept as a (cut) last argument.
+///
+/// Only an empty area is no argument at all: `"\0"` is one empty argument (what an exec with
+/// argc 0 gives on Linux 5.18+, which inserts `""`: fs/exec.c do_execveat_common()).
 pub fn split_argv(area: &[u8]) -> Vec<String> {
-    let area = area.strip_suffix(&[0]).unwrap_or(area);
     if area.is_empty() {
         return Vec::new();
     }
+    let area = area.strip_suffix(&[0]).unwrap_or(area);
     area.split(|&b| b == 0)
         .map(|arg| match String::from_utf8_lossy(arg) {
             Cow::Borrowed(s) => s.to_owned(),
@@ -88,6 +91,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 old_pid: hdr.old_pid,
                 ppid: header.ppid,
                 uid: hdr.uid,
+                euid: (hdr.euid != ABSENT).then_some(hdr.euid),
                 start_ns: hdr.start_ns,
                 comm: c_str(&hdr.comm),
                 filename: c_str(&data[..fn_len]),
@@ -231,7 +235,7 @@ mod tests {
             flags,
             filename_len: filename.len() as u32,
             argv_len: argv.len() as u32,
-            _pad: 0,
+            euid: 0,
             comm: comm("sh"),
         };
         ev.data[..filename.len()].copy_from_slice(filename);
@@ -340,6 +344,8 @@ mod tests {
     #[test]
     fn empty_argv_area() {
         assert!(split_argv(b"").is_empty());
-        assert!(split_argv(b"\0").is_empty());
+        assert_eq!(split_argv(b"\0"), [""]);
+        assert_eq!(split_argv(b"\0\0"), ["", ""]);
+        assert_eq!(split_argv(b"a\0\0"), ["a", ""]);
     }
 }

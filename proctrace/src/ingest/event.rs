@@ -53,6 +53,8 @@ pub struct Exec {
     pub old_pid: u32,
     pub ppid: u32,
     pub uid: u32,
+    /// Effective uid of the new image; `None` when the kernel read failed.
+    pub euid: Option<u32>,
     /// `start_boottime` of the process (unchanged by exec).
     pub start_ns: u64,
     /// comm of the new image.

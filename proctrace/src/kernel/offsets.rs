@@ -293,6 +293,11 @@ pub fn config_from(
     // include/linux/pid.h; thread_pid since 4.19).
     c.task_thread_pid = task("thread_pid")?;
     c.pid_level = btf.member_offset("pid", "level")?;
+    // The effective uid on exec (include/linux/cred.h; `kuid_t` is a struct of one uid_t):
+    // begin_new_exec() has committed the new credentials (setuid bits, fs/exec.c
+    // bprm_creds_from_file()) before sched_process_exec fires.
+    c.task_cred = task("cred")?;
+    c.cred_euid = btf.member_offset("cred", "euid")?;
 
     // signal_struct (include/linux/sched/signal.h): `live` counts the group's live threads
     // (do_exit()); `flags & SIGNAL_GROUP_EXIT` selects group_exit_code as the wait status.
@@ -507,6 +512,8 @@ mod tests {
                 (("task_struct", "flags"), 44),
                 (("task_struct", "thread_pid"), 1400),
                 (("pid", "level"), 4),
+                (("task_struct", "cred"), 1900),
+                (("cred", "euid"), 20),
                 (("signal_struct", "live"), 20),
                 (("signal_struct", "flags"), 112),
                 (("signal_struct", "group_exit_code"), 108),
@@ -631,6 +638,8 @@ mod tests {
             task_ptrace: 36,
             task_flags: 44,
             task_thread_pid: 1400,
+            task_cred: 1900,
+            cred_euid: 20,
             pid_level: 4,
             signal_live: 20,
             signal_flags: 112,
@@ -917,8 +926,10 @@ mod tests {
                 M("comm", comm, 576, 0),
                 M("flags", int, 704, 0),
                 M("thread_pid", ptr, 768, 0),
+                M("cred", ptr, 832, 0),
             ],
         );
+        e.structure("cred", 24, &[M("uid", int, 32, 0), M("euid", int, 160, 0)]);
         e.structure("pid", 16, &[M("count", int, 0, 0), M("level", int, 32, 0)]);
         e.structure(
             "signal_struct",
@@ -964,6 +975,7 @@ mod tests {
         assert_eq!((c.task_pid, c.task_tgid, c.task_comm), (4, 8, 72));
         assert_eq!(c.task_start_boottime, 32);
         assert_eq!((c.task_thread_pid, c.pid_level), (96, 4));
+        assert_eq!((c.task_cred, c.cred_euid), (104, 20));
         assert_eq!(r.task_start_time_member, "real_start_time");
         assert_eq!(
             (c.sighand_action, c.sigaction_flags, c.sigaction_size),

@@ -200,9 +200,17 @@ pub struct ExecRecord {
     pub argv_read_failed: bool,
     /// `filename` was cut to fit the kernel-side buffer (PATH_MAX).
     pub filename_truncated: bool,
+    /// argv[0] is missing or empty: the signature of an exec with argc 0 (PwnKit,
+    /// CVE-2021-4034). Linux 5.18+ inserts an empty argv[0] for it (fs/exec.c
+    /// do_execveat_common()), which a caller passing `[""]` gives too: after the exec the two
+    /// cannot be told apart, and both are suspect.
+    pub argv0_empty: bool,
     /// Thread id that called exec (differs from `pid` when a non-leader thread exec'd).
     pub old_pid: u32,
     pub uid: u32,
+    /// Effective uid of the new image (differs from `uid` after a setuid exec); `null` when
+    /// the kernel read failed.
+    pub euid: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -654,8 +662,10 @@ mod tests {
                 argv_truncated: false,
                 argv_read_failed: false,
                 filename_truncated: false,
+                argv0_empty: false,
                 old_pid: 100,
                 uid: 1000,
+                euid: Some(0),
             }),
             Record::Exit(ExitRecord {
                 time: t,
@@ -810,8 +820,10 @@ mod tests {
                         ("argv_truncated", Bool),
                         ("argv_read_failed", Bool),
                         ("filename_truncated", Bool),
+                        ("argv0_empty", Bool),
                         ("old_pid", U64),
                         ("uid", U64),
+                        ("euid", U64),
                     ],
                 ]),
             ),

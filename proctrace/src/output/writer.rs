@@ -62,8 +62,10 @@ mod tests {
             argv_truncated: true,
             argv_read_failed: false,
             filename_truncated: false,
+            argv0_empty: false,
             old_pid: 10,
             uid: 0,
+            euid: Some(0),
         })
     }
 

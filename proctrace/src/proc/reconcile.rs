@@ -646,6 +646,7 @@ mod tests {
                 old_pid: 60,
                 ppid: 1,
                 uid: 0,
+                euid: Some(0),
                 start_ns: TICK + 5,
                 comm: "new".into(),
                 filename: "/bin/new".into(),

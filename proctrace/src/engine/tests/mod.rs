@@ -73,6 +73,7 @@ fn exec(t: u64, pid: u32, ppid: u32, start_ns: u64, comm: &str) -> KernelEvent {
         old_pid: pid,
         ppid,
         uid: 1000,
+        euid: Some(1000),
         start_ns,
         comm: comm.into(),
         filename: format!("/usr/bin/{comm}"),
