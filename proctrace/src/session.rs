@@ -300,12 +300,15 @@ impl Session {
         self.catch_up();
         self.report_losses()?;
         let now = boottime_now_ns()?;
-        self.pipeline.engine.tick(now, &mut self.pipeline.records);
+        self.pipeline
+            .engine
+            .wind_up(now, &mut self.pipeline.records);
         if self.flush()? == Reader::Gone {
             return Ok(());
         }
-        // Every record is queued or dropped by now, so the summary counts every drop. Nothing
-        // else falls due at the same `now`, and `lost` and `summary` are never dropped.
+        // Every record is queued or dropped by now, so the summary counts every drop: after
+        // `wind_up` nothing else falls due at the same `now`, and `lost` and `summary` are
+        // never dropped.
         let unreported = self.out.take_dropped_now();
         let Pipeline {
             engine, records, ..

@@ -32,7 +32,9 @@ fn exec_with_argc_zero(path: &str) -> u32 {
     }
     let mut child = cmd.spawn().expect("spawn with argc 0");
     let pid = child.id();
-    assert!(child.wait().expect("wait").success());
+    // How the program copes with no argv[0] is its own business (busybox's applets, in the
+    // kernel-matrix guests, cannot tell who they are): the exec is what is tested.
+    child.wait().expect("wait");
     pid
 }
 
@@ -87,7 +89,8 @@ fn setuid_exec_reports_euid(mode: &str) {
         .spawn()
         .expect("spawn the setuid copy as nobody");
     let pid = child.id();
-    assert!(child.wait().expect("wait").success());
+    // Whether the copy runs is not the point (a copy of busybox does not know its name).
+    child.wait().expect("wait");
     let exec = wait_record(&mut t, "exec", pid);
     t.stop();
     assert_eq!(exec["uid"], NOBODY, "{exec}");

@@ -132,9 +132,41 @@ fn nobody_with(caps: &[u32]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// proctrace --duration 1s in a private mount namespace, as root or as nobody with `caps`.
-/// The namespace is kept open so the mounts it had after proctrace's exit can be read.
+/// A process that holds a private mount namespace laid out as `tracefs` says, for as long as
+/// the test needs to look at it (a process that exited has no namespace links in /proc).
+struct Namespace {
+    holder: std::process::Child,
+    ns: std::fs::File,
+}
+
+impl Namespace {
+    fn new(tracefs: Tracefs) -> Self {
+        let mut cmd = Command::new("/bin/sleep");
+        cmd.arg("600").stdin(Stdio::null());
+        // SAFETY: the closure makes syscalls only (no allocation), in the child before exec.
+        unsafe {
+            cmd.pre_exec(move || private_mounts(tracefs));
+        }
+        // spawn() returns once the exec succeeded, so the namespace is ready.
+        let holder = cmd.spawn().expect("spawn the namespace holder");
+        let ns = std::fs::File::open(format!("/proc/{}/ns/mnt", holder.id()))
+            .expect("the holder's mount namespace");
+        Namespace { holder, ns }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// proctrace --duration 1s in a private mount namespace, as root or as nobody with `caps`;
+/// returns its output and the namespace's mounts after it exited.
 fn run(tracefs: Tracefs, caps: Option<&'static [u32]>) -> (Output, String) {
+    let ns = Namespace::new(tracefs);
+    let fd = ns.ns.as_raw_fd();
     let mut cmd = Command::new(proctrace_bin());
     cmd.args(["--duration", "1s"])
         .stdin(Stdio::null())
@@ -143,17 +175,16 @@ fn run(tracefs: Tracefs, caps: Option<&'static [u32]>) -> (Output, String) {
     // SAFETY: the closure makes syscalls only (no allocation), in the child before exec.
     unsafe {
         cmd.pre_exec(move || {
-            private_mounts(tracefs)?;
+            check(libc::setns(fd, libc::CLONE_NEWNS))?;
             match caps {
                 Some(caps) => nobody_with(caps),
                 None => Ok(()),
             }
         });
     }
-    let child = cmd.spawn().expect("spawn proctrace");
-    let ns = std::fs::File::open(format!("/proc/{}/ns/mnt", child.id())).expect("its mount ns");
-    let out = child.wait_with_output().expect("wait");
-    (out, mounts_in(&ns))
+    let out = cmd.output().expect("run proctrace");
+    let after = mounts_in(&ns.ns);
+    (out, after)
 }
 
 /// /proc/self/mounts as seen in the mount namespace `ns`.

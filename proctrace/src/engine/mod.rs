@@ -182,11 +182,17 @@ impl Engine {
     /// Emits the `summary` record (after any zombie alerts due by `now_ktime_ns`): see
     /// `summary.rs` for what it holds.
     pub fn summary(&mut self, now_ktime_ns: u64, out: &mut Vec<Record>) {
-        self.advance(now_ktime_ns, out);
-        // No release will be traced any more: the parents' waits are the reaps.
-        self.confirm_parent_candidates(out);
+        self.wind_up(now_ktime_ns, out);
         let record = self.summary_record(now_ktime_ns);
         self.push(record, out);
+    }
+
+    /// The records the end of tracing makes, before the summary (which calls it too; a second
+    /// call at the same time adds nothing): the alerts due by `now_ktime_ns`, and the reaps of
+    /// the parents' waits, since no release will be traced any more.
+    pub fn wind_up(&mut self, now_ktime_ns: u64, out: &mut Vec<Record>) {
+        self.advance(now_ktime_ns, out);
+        self.confirm_parent_candidates(out);
     }
 
     pub fn clock(&self) -> &Clock {
