@@ -38,6 +38,15 @@ pub struct Args {
     #[arg(long, default_value = "16M", value_parser = parse_output_buffer_size)]
     pub output_buffer_size: usize,
 
+    /// Also print the details behind the diagnostics on stderr (verifier output of refused
+    /// hooks, the kernel offsets resolved).
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print nothing on stderr but a fatal error (and records stdout could not take).
+    #[arg(short, long)]
+    pub quiet: bool,
+
     /// Which kernel hooks to use: `auto` probes BTF tracepoints and falls back to classic
     /// tracepoints; `classic` forces the fallback.
     #[arg(long, value_enum, default_value_t = HookMode::Auto)]
@@ -198,6 +207,14 @@ mod tests {
             );
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
+    }
+
+    #[test]
+    fn quiet_and_verbose_exclude_each_other() {
+        let err = Args::try_parse_from(["proctrace", "-q", "-v"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let args = Args::try_parse_from(["proctrace", "-v"]).expect("-v");
+        assert!(args.verbose && !args.quiet);
     }
 
     #[test]

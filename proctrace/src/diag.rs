@@ -7,26 +7,64 @@
 use std::{
     fmt,
     io::{self, Write},
+    sync::atomic::{AtomicU8, Ordering},
 };
 
-/// `diag::warn!("...", args)`: one line `proctrace: ...` on stderr; a failed write is ignored.
+/// How much goes to stderr (`-q`, default, `-v`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Only the fatal error and what could not be written to stdout.
+    Quiet = 0,
+    /// Also warnings, and one line about the hooks in use.
+    Normal = 1,
+    /// Also the details behind them (verifier output, resolved offsets).
+    Verbose = 2,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Verbosity::Normal as u8);
+
+pub fn set_verbosity(level: Verbosity) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// `diag::warn!("...", args)`: one line `proctrace: ...` on stderr unless `-q`; a failed write
+/// is ignored.
 macro_rules! diag_warn {
     ($($arg:tt)*) => {
-        $crate::diag::line(format_args!($($arg)*))
+        $crate::diag::line_at($crate::diag::Verbosity::Normal, format_args!($($arg)*))
     };
 }
 // Exported under an alias: a macro named `warn` itself clashes with the `#[warn]` attribute.
 pub(crate) use diag_warn as warn;
 
-/// Writes one line; use [`warn!`].
-pub fn line(message: fmt::Arguments<'_>) {
+/// `diag::detail!("...")`: a line for `-v` only.
+macro_rules! diag_detail {
+    ($($arg:tt)*) => {
+        $crate::diag::line_at($crate::diag::Verbosity::Verbose, format_args!($($arg)*))
+    };
+}
+pub(crate) use diag_detail as detail;
+
+/// `diag::always!("...")`: a line even with `-q` (what the user would otherwise lose).
+macro_rules! diag_always {
+    ($($arg:tt)*) => {
+        $crate::diag::line_at($crate::diag::Verbosity::Quiet, format_args!($($arg)*))
+    };
+}
+pub(crate) use diag_always as always;
+
+/// Writes one line if the verbosity asks for `level`; use the macros.
+pub fn line_at(level: Verbosity, message: fmt::Arguments<'_>) {
+    if level as u8 > LEVEL.load(Ordering::Relaxed) {
+        return;
+    }
     // Ignored on purpose: there is nowhere left to report that stderr failed.
     let _ = writeln!(io::stderr().lock(), "proctrace: {message}");
 }
 
-/// The fatal error that ends proctrace, with its causes.
+/// The fatal error that ends proctrace, with its causes (printed even with `-q`).
 pub fn error(err: &anyhow::Error) {
-    line(format_args!("{}", chain(err)));
+    line_at(Verbosity::Quiet, format_args!("{}", chain(err)));
 }
 
 /// `context: cause: cause`, each cause once. Many error types also print their source in their

@@ -16,9 +16,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    diag::set_verbosity(match (args.quiet, args.verbose) {
+        (true, _) => diag::Verbosity::Quiet,
+        (false, true) => diag::Verbosity::Verbose,
+        (false, false) => diag::Verbosity::Normal,
+    });
     // Refused before anything is loaded; after parsing, so --help and usage errors still work.
     if !output::stdout::was_open_at_start() {
-        diag::warn!(
+        diag::always!(
             "stdout is closed: the records would go nowhere (redirect it to a file or a pipe)"
         );
         return ExitCode::FAILURE;
@@ -29,7 +34,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            diag::warn!("starting the runtime: {err}");
+            diag::always!("starting the runtime: {err}");
             return ExitCode::FAILURE;
         }
     };

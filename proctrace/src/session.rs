@@ -154,10 +154,11 @@ impl Session {
         let (config, report) = offsets::build_config(tracefs.root(), btf_path)?;
         let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
             .context("loading the kernel programs")?;
-        for reason in &loaded.fallbacks {
-            diag::warn!("fell back: {reason}");
+        diag::warn!("{}", hooks_in_words(&loaded.hooks, &loaded.fallbacks));
+        for fallback in &loaded.fallbacks {
+            diag::detail!("fell back: {}", fallback.detail);
         }
-        diag::warn!("offsets: {report:?}");
+        diag::detail!("offsets: {report:?}");
         let mut ebpf = loaded.ebpf;
         release_startup_memory();
 
@@ -466,6 +467,28 @@ impl Checks {
     }
 }
 
+/// The one line printed at start: the hook of each job, and the preferred hooks the kernel
+/// refused, in words.
+fn hooks_in_words(hooks: &Hooks, fallbacks: &[loader::Fallback]) -> String {
+    let hook = |h: &Option<String>| h.clone().unwrap_or_else(|| "none".to_owned());
+    let mut text = format!(
+        "hooks: fork {}, exec {}, exit {}, reap {}",
+        hook(&hooks.fork),
+        hook(&hooks.exec),
+        hook(&hooks.exit),
+        hook(&hooks.reap)
+    );
+    if !fallbacks.is_empty() {
+        let refused: Vec<String> = fallbacks
+            .iter()
+            .map(|f| format!("{}: {}", f.hook, f.in_words))
+            .collect();
+        text.push_str("; preferred hooks refused: ");
+        text.push_str(&refused.join("; "));
+    }
+    text
+}
+
 /// Records the output queue dropped, as a loss (nothing when `n` is 0).
 fn output_drops(n: u64) -> LostCauses {
     LostCauses {
@@ -477,13 +500,13 @@ fn output_drops(n: u64) -> LostCauses {
 /// The reader still had not taken everything when proctrace had to exit: say so on stderr,
 /// with the summary it may never read on stdout.
 fn report_stalled(lines: usize, bytes: usize, summary: Option<&Record>) {
-    diag::warn!(
+    diag::always!(
         "the reader of stdout stalled: {lines} records ({bytes} bytes) could not be written \
          before exit; the summary follows here"
     );
     let mut line = Vec::new();
     if let Some(Ok(())) = summary.map(|s| encode_line(s, &mut line)) {
-        diag::warn!("{}", String::from_utf8_lossy(&line).trim_end());
+        diag::always!("{}", String::from_utf8_lossy(&line).trim_end());
     }
 }
 
@@ -561,4 +584,38 @@ fn raise_memlock() {
     };
     // SAFETY: plain syscall with a valid pointer.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_line_names_each_hook_and_each_refusal_in_words() {
+        let hooks = Hooks {
+            fork: Some("tp_btf/sched_process_fork".into()),
+            exec: Some("tp_btf/sched_process_exec".into()),
+            exit: Some("tp_btf/sched_process_exit".into()),
+            reap: Some("tp_btf/sched_process_free".into()),
+        };
+        assert_eq!(
+            hooks_in_words(&hooks, &[]),
+            "hooks: fork tp_btf/sched_process_fork, exec tp_btf/sched_process_exec, exit \
+             tp_btf/sched_process_exit, reap tp_btf/sched_process_free"
+        );
+        let refused = [loader::Fallback {
+            detail: "reap: fentry/release_task: … Verifier output: …".into(),
+            hook: "fentry/release_task".into(),
+            in_words: "not permitted by this kernel (EPERM)",
+        }];
+        let line = hooks_in_words(&hooks, &refused);
+        assert!(
+            line.ends_with(
+                "; preferred hooks refused: fentry/release_task: not permitted by this kernel \
+                 (EPERM)"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("Verifier"), "details are for -v: {line}");
+    }
 }

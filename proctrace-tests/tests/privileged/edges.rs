@@ -297,3 +297,34 @@ fn out_of_range_values_exit_2() {
         assert!(errors[1].contains("--help"), "{args:?}: {stderr}");
     }
 }
+
+/// stderr for people: one line naming the hooks by default, nothing with -q, the details
+/// (verifier output, offsets) with -v only.
+#[test]
+fn stderr_is_one_line_by_default_none_with_q_details_with_v() {
+    let run = |flag: Option<&str>| {
+        let mut cmd = Command::new(proctrace_bin());
+        cmd.args(["--duration", "1s"])
+            .args(flag)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = output_within(&mut cmd, Duration::from_secs(30));
+        assert_traced_normally(&out, flag.unwrap_or("default"));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let default = run(None);
+    let lines: Vec<&str> = default.lines().collect();
+    assert_eq!(lines.len(), 1, "{default}");
+    assert!(
+        lines[0].starts_with("proctrace: hooks: fork ") && lines[0].contains(", reap "),
+        "{default}"
+    );
+    assert!(
+        !default.contains("Verifier") && !default.contains("OffsetsReport"),
+        "{default}"
+    );
+    assert_eq!(run(Some("-q")), "");
+    let verbose = run(Some("-v"));
+    assert!(verbose.starts_with(lines[0]), "{verbose}");
+    assert!(verbose.contains("proctrace: offsets: "), "{verbose}");
+}

@@ -234,7 +234,44 @@ pub struct Loaded {
     pub ebpf: Ebpf,
     pub hooks: Hooks,
     /// Why preferred hooks were refused (for the log on stderr).
-    pub fallbacks: Vec<String>,
+    pub fallbacks: Vec<Fallback>,
+}
+
+/// A preferred hook the kernel refused.
+#[derive(Debug)]
+pub struct Fallback {
+    /// `job: hook: the whole error chain` (verifier output included), for `--verbose`.
+    pub detail: String,
+    /// The hook, e.g. `fentry/release_task`.
+    pub hook: String,
+    /// Why, in words, for the one line printed by default.
+    pub in_words: &'static str,
+}
+
+impl Fallback {
+    fn new(job: &str, hook: String, err: &anyhow::Error) -> Self {
+        let chain = error_chain(err);
+        Fallback {
+            detail: format!("{job}: {hook}: {chain}"),
+            in_words: in_words(&chain),
+            hook,
+        }
+    }
+}
+
+/// The usual reasons a hook is refused, as an operator would say them.
+fn in_words(chain: &str) -> &'static str {
+    if chain.contains("kprobe/type") {
+        "kprobes are not built into this kernel"
+    } else if chain.contains("Operation not permitted") {
+        "not permitted by this kernel (EPERM)"
+    } else if chain.contains("Verifier output") || chain.contains("verifier") {
+        "rejected by the verifier (-v shows its log)"
+    } else if chain.contains("No such file") {
+        "not available on this kernel"
+    } else {
+        "failed to attach (-v shows why)"
+    }
 }
 
 pub fn load(
@@ -273,7 +310,7 @@ fn attach_job(
     btf: &Btf,
     job: &Job,
     policy: HookPolicy,
-    fallbacks: &mut Vec<String>,
+    fallbacks: &mut Vec<Fallback>,
 ) -> Result<String, LoadError> {
     let mut reasons = Vec::new();
     let allowed = job
@@ -291,9 +328,9 @@ fn attach_job(
         match result {
             Ok(()) => return Ok(alt.iter().map(|a| a.name()).collect::<Vec<_>>().join("+")),
             Err((name, err)) => {
-                let reason = format!("{}: {name}: {}", job.name, error_chain(&err));
-                fallbacks.push(reason.clone());
-                reasons.push(reason);
+                let fallback = Fallback::new(job.name, name, &err);
+                reasons.push(fallback.detail.clone());
+                fallbacks.push(fallback);
                 // Leave nothing of a failed alternative attached (dropping the links
                 // detaches them), so a later one can load the same programs again.
                 for a in alt.iter().filter(|a| attached.contains(&a.prog())) {
@@ -393,6 +430,24 @@ mod tests {
         assert_eq!(job_of("free_tp"), Some("reap"));
         assert_eq!(job_of("wait4_exit"), Some("reap"));
         assert_eq!(job_of("no_such_program"), None);
+    }
+
+    /// The errors this machine's kernel gives (fentry EPERM, no kprobes), in words.
+    #[test]
+    fn refusals_in_words() {
+        let eperm = "the BPF_PROG_LOAD syscall returned Operation not permitted (os error 1). \
+                     Verifier output: ";
+        assert_eq!(in_words(eperm), "not permitted by this kernel (EPERM)");
+        let kprobes = "`/sys/bus/event_source/devices/kprobe/type`: No such file or directory \
+                       (os error 2)";
+        assert_eq!(in_words(kprobes), "kprobes are not built into this kernel");
+        let rejected = "the BPF_PROG_LOAD syscall returned Permission denied (os error 13). \
+                        Verifier output: R1 invalid mem access";
+        assert_eq!(
+            in_words(rejected),
+            "rejected by the verifier (-v shows its log)"
+        );
+        assert_eq!(in_words("something new"), "failed to attach (-v shows why)");
     }
 
     /// No start-up window (see JOBS): reap, exit, exec, then fork; and in the classic fork
