@@ -1,4 +1,4 @@
-//! `cargo xtask kernel-matrix`: the privileged test suite on Debian's 6.1, 6.12 and 7.3
+//! `cargo xtask kernel-matrix`: the privileged test suite on Debian's 5.10, 6.1, 6.12 and 7.3
 //! cloud kernels under qemu (TCG), and on the host.
 //!
 //! 1. setup (eBPF toolchain) and qemu (`qemu-system-x86` from bookworm-backports when
@@ -15,13 +15,15 @@
 //!    record, runs the tests with `--test-threads=1`, runs each failed test once more on its
 //!    own (a test that then passes counts as passed and is listed as such; `--no-retry`) and
 //!    powers off; the serial console is kept in target/matrix/logs/<kernel>.log;
-//! 6. the same test script on the host with the same binaries (the `host` row);
+//! 6. the same test script on the host with the same binaries (the `host` row); all rows
+//!    run at once by default ([`parallel`], `--jobs N` for fewer), each with its own log;
 //! 7. a table (also in target/matrix/summary.md): kernel, `uname -r`, hooks, passed, failed,
 //!    result; then a closing `kernel-matrix: N passed, M failed` line. Any failure → exit 1.
 //!
 //! Modules: [`kernels`] and [`cache`] (downloads, through [`apt`]), [`static_build`],
 //! [`scripts`] and [`initramfs`] (what runs in the guests), [`guest`] and [`host`] (the rows,
-//! run through [`console`]), [`report`] (reading the logs, the table).
+//! run through [`console`], side by side through [`parallel`]), [`report`] (reading the
+//! logs, the table).
 
 mod apt;
 mod cache;
@@ -31,6 +33,7 @@ mod guest;
 mod host;
 mod initramfs;
 mod kernels;
+mod parallel;
 mod report;
 mod scripts;
 mod static_build;
@@ -55,7 +58,7 @@ use static_build::StaticBins;
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Only this kernel (repeatable): 6.1, 6.12, 7.3
+    /// Only this kernel (repeatable): 5.10, 6.1, 6.12, 7.3
     #[arg(long = "kernel", value_name = "LABEL")]
     kernels: Vec<String>,
     /// Skip the host row
@@ -68,6 +71,11 @@ pub struct Options {
     /// its own counts as passed, and the report lists it)
     #[arg(long)]
     no_retry: bool,
+    /// Rows run at once (the host row and the guests); by default all of them. A guest
+    /// keeps about one core busy on average, in bursts, and its idle stretches (tests
+    /// waiting on their own timers) are filled by the other rows' work
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Give up on one kernel's run after this many seconds
     #[arg(long, default_value_t = 1200, value_name = "SECONDS")]
     timeout: u64,
@@ -108,16 +116,22 @@ pub fn run(opts: Options) -> Result<()> {
     let initrd = write_initramfs(&matrix, &busybox, &bins, &run)?;
 
     let timeout = Duration::from_secs(opts.timeout);
-    let mut rows = Vec::new();
+    let mut jobs: Vec<parallel::Job> = Vec::new();
     if !opts.no_host {
-        rows.push(host::row(&matrix, &bins, &run, timeout)?);
+        jobs.push(Box::new(|| host::row(&matrix, &bins, &run, timeout)));
     }
     for (label, kernel) in kernels {
-        rows.push(match kernel {
-            Ok(vmlinuz) => guest::row(label, &vmlinuz, &initrd, &logs, timeout),
-            Err(err) => not_run(label, &err),
-        });
+        let initrd = &initrd;
+        let logs = &logs;
+        jobs.push(Box::new(move || {
+            Ok(match kernel {
+                Ok(vmlinuz) => guest::row(label, &vmlinuz, initrd, logs, timeout),
+                Err(err) => not_run(label, &err),
+            })
+        }));
     }
+    let at_once = opts.jobs.unwrap_or(jobs.len());
+    let rows = parallel::run_all(jobs, at_once)?;
     conclude(&rows, &run, &matrix, started.elapsed())
 }
 
