@@ -4,7 +4,8 @@
 //! 1. setup (eBPF toolchain) and qemu (`qemu-system-x86` from bookworm-backports when
 //!    missing);
 //! 2. a static build of proctrace, proctrace-scenario and the `privileged` test binary
-//!    (`-C target-feature=+crt-static`, in target/matrix so the host build cache stays);
+//!    (`-C target-feature=+crt-static`, in `~/.cache/proctrace/matrix-build`, shared by the
+//!    clones, see [`static_build`]; copied to target/matrix/bin);
 //! 3. the kernels: each line's meta package resolved in a private apt configuration, the
 //!    versioned packages downloaded and unpacked (never installed), vmlinuz kept in the cache
 //!    (`$XDG_CACHE_HOME/proctrace/kernels` or `~/.cache/proctrace/kernels`) under the package
@@ -71,11 +72,10 @@ pub struct Options {
     /// its own counts as passed, and the report lists it)
     #[arg(long)]
     no_retry: bool,
-    /// Rows run at once (the host row and the guests); by default all of them. A guest
-    /// keeps about one core busy on average, in bursts, and its idle stretches (tests
-    /// waiting on their own timers) are filled by the other rows' work
-    #[arg(long, value_name = "N")]
-    jobs: Option<usize>,
+    /// Guests run at once (the host row always runs beside them); more than one are
+    /// emulated with one host thread each (see guest.rs)
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    jobs: usize,
     /// Give up on one kernel's run after this many seconds
     #[arg(long, default_value_t = 1200, value_name = "SECONDS")]
     timeout: u64,
@@ -101,7 +101,7 @@ pub fn run(opts: Options) -> Result<()> {
     let matrix = cmd::target_dir().join("matrix");
     let logs = matrix.join("logs");
     fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    let bins = static_build::build(&matrix)?;
+    let bins = static_build::build(&crate::setup::cache_dir()?.join("matrix-build"), &matrix)?;
 
     let apt = AptRoot::new(cache.join("apt-kernels"), &kernels::KERNEL_SUITES)?;
     cache::update_lists(&apt, opts.refresh)?;
@@ -116,22 +116,25 @@ pub fn run(opts: Options) -> Result<()> {
     let initrd = write_initramfs(&matrix, &busybox, &bins, &run)?;
 
     let timeout = Duration::from_secs(opts.timeout);
-    let mut jobs: Vec<parallel::Job> = Vec::new();
-    if !opts.no_host {
-        jobs.push(Box::new(|| host::row(&matrix, &bins, &run, timeout)));
-    }
+    let emu = guest::Emulation {
+        single_thread: opts.jobs > 1,
+        timeout,
+    };
+    let mut guests: Vec<parallel::Job> = Vec::new();
     for (label, kernel) in kernels {
-        let initrd = &initrd;
-        let logs = &logs;
-        jobs.push(Box::new(move || {
+        let (initrd, logs) = (&initrd, &logs);
+        guests.push(Box::new(move || {
             Ok(match kernel {
-                Ok(vmlinuz) => guest::row(label, &vmlinuz, initrd, logs, timeout),
+                Ok(vmlinuz) => guest::row(label, &vmlinuz, initrd, logs, emu),
                 Err(err) => not_run(label, &err),
             })
         }));
     }
-    let at_once = opts.jobs.unwrap_or(jobs.len());
-    let rows = parallel::run_all(jobs, at_once)?;
+    let host = (!opts.no_host).then(|| {
+        let (matrix, bins, run) = (&matrix, &bins, &run);
+        Box::new(move || host::row(matrix, bins, run, timeout)) as parallel::Job
+    });
+    let rows = parallel::beside(host, guests, opts.jobs)?;
     conclude(&rows, &run, &matrix, started.elapsed())
 }
 

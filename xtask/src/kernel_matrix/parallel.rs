@@ -1,8 +1,8 @@
-//! The rows of the matrix, several at once. A guest under TCG keeps about one host core
-//! busy on average, but in bursts: much of a run is its tests waiting on their own timers
-//! (processes that live 8 s, 1 s check intervals), and another row's work fills those gaps.
-//! Each row still has its own console log; their echo on stderr is interleaved, line by
-//! line, each line prefixed with its row's label.
+//! The rows of the matrix, several at once: the host row beside the guests, and the guests
+//! two at a time by default. A guest under TCG keeps about one host core busy on average,
+//! in bursts: much of a run is its tests waiting on their own timers (processes that live
+//! 8 s, 1 s check intervals), and another row's work fills those gaps. Each row still has its
+//! own console log; their echo on stderr is interleaved, each line prefixed with its row.
 
 use std::{
     sync::{Mutex, PoisonError},
@@ -16,6 +16,25 @@ use crate::cmd::note;
 
 /// One row's run.
 pub type Job<'a> = Box<dyn FnOnce() -> Result<Row> + Send + 'a>;
+
+/// `first` (the host row) in a thread of its own beside `jobs` (the guests, `at_once` at a
+/// time); the rows in that order.
+pub fn beside(first: Option<Job<'_>>, jobs: Vec<Job<'_>>, at_once: usize) -> Result<Vec<Row>> {
+    thread::scope(|scope| {
+        let first = first.map(|job| scope.spawn(job));
+        let rest = run_all(jobs, at_once);
+        let mut rows = Vec::new();
+        if let Some(first) = first {
+            rows.push(
+                first
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            );
+        }
+        rows.extend(rest?);
+        Ok(rows)
+    })
+}
 
 /// Runs `jobs`, at most `at_once` at a time, in their order; returns the rows in that order.
 /// The first error (a row that could not even be started) is returned after every row has
