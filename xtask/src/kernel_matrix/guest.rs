@@ -26,7 +26,8 @@ pub struct Emulation {
     /// One host thread for both vCPUs (`-accel tcg,thread=single`), for guests that run
     /// side by side: with a thread per vCPU (MTTCG), five rows at once on two cores took
     /// 961 s instead of 847 s for four one after another, and eight tests failed, their
-    /// vCPUs spinning on siblings the host had descheduled. The guest still has 2 CPUs.
+    /// vCPUs spinning on siblings the host had descheduled. The guest still has 2 CPUs, but
+    /// its vCPUs take turns, which is why it is not the default (README, The kernel matrix).
     pub single_thread: bool,
     pub timeout: Duration,
 }

@@ -1,5 +1,5 @@
 //! The rows of the matrix, several at once: the host row beside the guests, and the guests
-//! two at a time by default. A guest under TCG keeps about one host core busy on average,
+//! `--jobs` at a time (one by default). A guest under TCG keeps about one host core busy on average,
 //! in bursts: much of a run is its tests waiting on their own timers (processes that live
 //! 8 s, 1 s check intervals), and another row's work fills those gaps. Each row still has its
 //! own console log; their echo on stderr is interleaved, each line prefixed with its row.
