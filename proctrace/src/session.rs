@@ -597,6 +597,7 @@ mod tests {
             exec: Some("tp_btf/sched_process_exec".into()),
             exit: Some("tp_btf/sched_process_exit".into()),
             reap: Some("tp_btf/sched_process_free".into()),
+            unsupported: Vec::new(),
         };
         assert_eq!(
             hooks_in_words(&hooks, &[]),

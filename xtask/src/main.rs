@@ -45,7 +45,7 @@ enum Command {
     Install(install::Options),
     /// Benchmark proctrace against peer tracers (bpftrace, execsnoop, ...); writes BENCHMARKS.md
     Bench(bench::Options),
-    /// Run the privileged tests on Debian's 6.1, 6.12 and 7.3 kernels under qemu, and the host
+    /// Run the privileged tests on Debian's 5.10, 6.1, 6.12 and 7.3 kernels under qemu, and the host
     KernelMatrix(kernel_matrix::Options),
 }
 

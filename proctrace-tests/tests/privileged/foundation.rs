@@ -36,12 +36,38 @@ fn start_record_names_hooks(mode: &str) {
         // This machine offers tp_btf (see DEVELOPERS facts); probing must pick it.
         assert_eq!(start["hooks"]["fork"], "tp_btf/sched_process_fork");
     }
+    // The kernel's per-program recursion_misses arrived in Linux 5.12: before it proctrace
+    // must say that it cannot count skipped runs, and from it on it must count them. The
+    // version is this test's oracle only; proctrace asks the kernel.
+    let unsupported: Vec<&str> = start["unsupported"]
+        .as_array()
+        .unwrap_or_else(|| panic!("unsupported missing: {start}"))
+        .iter()
+        .map(|v| v.as_str().expect("unsupported holds strings"))
+        .collect();
+    let expected: &[&str] = if kernel_release() < (5, 12) {
+        &["lost.causes.recursion"]
+    } else {
+        &[]
+    };
+    assert_eq!(unsupported, expected, "{start}");
     assert!(start["ring_buffer_bytes"].as_u64().unwrap_or(0) >= 4096);
     assert!(start["version"].is_string());
     assert_eq!(
         records.last().map(|r| r["type"].clone()),
         Some("summary".into())
     );
+}
+
+/// (major, minor) of the running kernel, from /proc/sys/kernel/osrelease (`5.10.0-46-…`).
+fn kernel_release() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().expect("a kernel version number"));
+    let major = parts.next().expect("major");
+    (major, parts.next().expect("minor"))
 }
 
 fn sh_exit_7(mode: &str) {

@@ -10,7 +10,7 @@ use aya::{
 use proctrace_common::Config;
 use thiserror::Error;
 
-use crate::output::record::Hooks;
+use crate::{kernel::progstats, output::record::Hooks};
 
 /// The kernel object built by proctrace/build.rs (aya-build).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/proctrace"));
@@ -295,6 +295,12 @@ pub fn load(
     for job in &JOBS {
         let hook = attach_job(&mut ebpf, &btf, job, policy, &mut fallbacks)?;
         (job.report)(&mut hooks, hook);
+    }
+    // Asked of a loaded program: only the kernel's own bpf_prog_info tells (progstats.rs).
+    if !progstats::kernel_counts_recursion(&ebpf) {
+        hooks
+            .unsupported
+            .push(progstats::UNSUPPORTED_RECURSION.to_owned());
     }
     Ok(Loaded {
         ebpf,

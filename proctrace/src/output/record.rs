@@ -129,6 +129,11 @@ pub struct Hooks {
     pub exec: Option<String>,
     pub exit: Option<String>,
     pub reap: Option<String>,
+    /// What the kernel cannot provide, learnt by the loader together with the hooks and
+    /// handed on with them; written as `start.unsupported` (StartRecord::new moves it
+    /// there), not under `hooks`.
+    #[serde(skip)]
+    pub unsupported: Vec<String>,
 }
 
 /// Emitted once by the daemon after the programs are attached.
@@ -138,6 +143,9 @@ pub struct StartRecord {
     pub ktime_ns: u64,
     pub version: String,
     pub hooks: Hooks,
+    /// Output fields this kernel cannot measure (e.g. `lost.causes.recursion` before Linux
+    /// 5.12): they stay 0 there, and this says it is not a measured 0. Empty on most kernels.
+    pub unsupported: Vec<String>,
     pub ring_buffer_bytes: u64,
     /// Processes found in /proc at start-up (alive and zombie), tracked from the start.
     pub seeded_processes: u64,
@@ -150,13 +158,14 @@ impl StartRecord {
         clock: &Clock,
         ktime_ns: u64,
         version: impl Into<String>,
-        hooks: Hooks,
+        mut hooks: Hooks,
         ring_buffer_bytes: u64,
     ) -> Self {
         StartRecord {
             time: clock.wall(ktime_ns),
             ktime_ns,
             version: version.into(),
+            unsupported: std::mem::take(&mut hooks.unsupported),
             hooks,
             ring_buffer_bytes,
             seeded_processes: 0,
@@ -636,6 +645,7 @@ mod tests {
                     exec: Some("tracepoint/sched/sched_process_exec".into()),
                     exit: Some("tracepoint/sched/sched_process_exit".into()),
                     reap: None,
+                    unsupported: vec!["lost.causes.recursion".into()],
                 },
                 8 << 20,
             )
@@ -799,6 +809,7 @@ mod tests {
                     &[
                         ("version", Str),
                         ("hooks", Obj),
+                        ("unsupported", Arr),
                         ("ring_buffer_bytes", U64),
                         ("seeded_processes", U64),
                         ("seeded_zombies", U64),
@@ -919,6 +930,12 @@ mod tests {
         assert_schema(
             &serde_json::to_string(&start.hooks).expect("serializable"),
             &[("fork", Str), ("exec", Str), ("exit", Str), ("reap", Null)],
+        );
+        // What the loader learnt beside the hooks is written beside them.
+        let json: Value = serde_json::to_value(&records[0]).expect("serializable");
+        assert_eq!(
+            json["unsupported"],
+            serde_json::json!(["lost.causes.recursion"])
         );
         let Some(Record::Summary(summary)) = records.last() else {
             panic!("summary last")

@@ -28,7 +28,15 @@ pub struct KernelLine {
 
 const FLAVOUR: &str = "cloud-amd64";
 
-const KERNELS: [KernelLine; 3] = [
+const KERNELS: [KernelLine; 4] = [
+    // Debian 11's kernel, the oldest line: it has tp_btf, fentry and the ring buffer, but no
+    // per-program recursion_misses (5.12) and the old tracepoint layouts.
+    KernelLine {
+        label: "5.10",
+        meta: "linux-image-cloud-amd64",
+        suite: "bullseye-security",
+        series: "5.10.",
+    },
     KernelLine {
         label: "6.1",
         meta: "linux-image-cloud-amd64",
@@ -51,7 +59,12 @@ const KERNELS: [KernelLine; 3] = [
 ];
 
 /// Suites of the private apt configuration for kernels and busybox-static.
-pub const KERNEL_SUITES: [&str; 3] = ["bookworm", "bookworm-security", "trixie-backports"];
+pub const KERNEL_SUITES: [&str; 4] = [
+    "bookworm",
+    "bookworm-security",
+    "bullseye-security",
+    "trixie-backports",
+];
 
 /// The lines named by `--kernel` (all of them when none is).
 pub fn select(labels: &[String]) -> Result<Vec<&'static KernelLine>> {

@@ -100,6 +100,11 @@ export PROCTRACE_MATRIX_RETRY={retry}
 echo "@@matrix uptime $(cut -d ' ' -f 1 /proc/uptime)"
 echo "@@matrix dmesg-begin"
 dmesg
+# The layouts proctrace read (README, Supported kernels), kept in the log, not echoed.
+for event in sched/sched_process_fork sched/sched_process_exit; do
+    echo "@@matrix format $event"
+    cat /sys/kernel/tracing/events/$event/format
+done
 echo "@@matrix dmesg-end"
 echo "@@matrix done"
 poweroff -f

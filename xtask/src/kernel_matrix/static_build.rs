@@ -1,8 +1,17 @@
 //! The binaries the guests run: static release builds of proctrace and of the privileged
-//! suite (`-C target-feature=+crt-static`, in target/matrix so the host build cache stays).
+//! suite (`-C target-feature=+crt-static`).
+//!
+//! They are built in one directory per machine, `~/.cache/proctrace/matrix-build`, not in
+//! the clone's target/ (where the host build cache is, with other flags): the registry
+//! dependencies, most of this build, then compile once per machine instead of once per
+//! clone, which a fresh-clone CI run otherwise pays every time. Cargo keeps the clones' own
+//! crates apart (their paths are part of their hashes), but the binaries it links last have
+//! one name for every clone, so each run copies its own to `target/matrix/bin` under a lock.
 
 use std::{
+    fs::{self, File},
     io::Read,
+    os::fd::AsRawFd,
     path::{Path, PathBuf},
     process::Stdio,
 };
@@ -22,11 +31,18 @@ pub struct StaticBins {
 }
 
 /// Static release builds of proctrace and of the privileged suite (`cargo test --no-run`
-/// builds proctrace-tests' own binaries too); cargo's JSON messages name the executables.
-pub fn build(matrix: &Path) -> Result<StaticBins> {
-    let mut messages = cargo_static(matrix, &["build", "-p", "proctrace", "--bin", "proctrace"])?;
+/// builds proctrace-tests' own binaries too) in `build_dir`; cargo's JSON messages name the
+/// executables, which are copied to `<matrix>/bin`.
+pub fn build(build_dir: &Path, matrix: &Path) -> Result<StaticBins> {
+    fs::create_dir_all(build_dir).with_context(|| format!("creating {}", build_dir.display()))?;
+    // Held from the build to the copies: another clone's build would replace the binaries.
+    let _lock = lock(&build_dir.join("xtask.lock"))?;
+    let mut messages = cargo_static(
+        build_dir,
+        &["build", "-p", "proctrace", "--bin", "proctrace"],
+    )?;
     messages.push_str(&cargo_static(
-        matrix,
+        build_dir,
         &[
             "test",
             "-p",
@@ -36,16 +52,27 @@ pub fn build(matrix: &Path) -> Result<StaticBins> {
             "--no-run",
         ],
     )?);
-    let bins = executables(&messages)?;
-    for path in [&bins.proctrace, &bins.scenario, &bins.tests] {
+    let built = executables(&messages)?;
+    let bin = matrix.join("bin");
+    fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
+    let copy = |from: &Path, name: &str| -> Result<PathBuf> {
         ensure!(
-            elf::is_static(path)?,
+            elf::is_static(from)?,
             "{} is dynamically linked; the guests have no libc",
-            path.display()
+            from.display()
         );
-    }
+        let to = bin.join(name);
+        super::cache::install_file(from, &to)?;
+        Ok(to)
+    };
+    let bins = StaticBins {
+        proctrace: copy(&built.proctrace, "proctrace")?,
+        scenario: copy(&built.scenario, "proctrace-scenario")?,
+        tests: copy(&built.tests, "privileged")?,
+    };
     note(format_args!(
-        "static binaries: {}, {}, {}",
+        "static binaries (built in {}): {}, {}, {}",
+        build_dir.display(),
         bins.proctrace.display(),
         bins.scenario.display(),
         bins.tests.display()
@@ -53,13 +80,27 @@ pub fn build(matrix: &Path) -> Result<StaticBins> {
     Ok(bins)
 }
 
-/// One static release cargo run into `matrix`; returns its JSON messages.
-fn cargo_static(matrix: &Path, args: &[&str]) -> Result<String> {
+/// An exclusive lock on `path` (created if missing), released when the file is dropped.
+fn lock(path: &Path) -> Result<File> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own; blocks until the other holder is done.
+    let ret = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    ensure!(
+        ret == 0,
+        "locking {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    Ok(file)
+}
+
+/// One static release cargo run into `build_dir`; returns its JSON messages.
+fn cargo_static(build_dir: &Path, args: &[&str]) -> Result<String> {
     let mut cargo = cmd::cargo();
     cargo
         .args(args)
         .args(["--release", "--target", TARGET, "--target-dir"])
-        .arg(matrix)
+        .arg(build_dir)
         .arg("--message-format=json-render-diagnostics")
         // With --target, RUSTFLAGS reach only the target's crates, not build scripts;
         // proctrace's build.rs sets the eBPF build's own flags (CARGO_ENCODED_RUSTFLAGS).

@@ -147,6 +147,23 @@ impl RunLog {
         })
     }
 
+    /// The start record's `unsupported`: what proctrace says this kernel cannot measure.
+    pub fn unsupported(&self) -> Vec<String> {
+        let start: Option<serde_json::Value> = self
+            .start
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok());
+        start
+            .as_ref()
+            .and_then(|s| s.get("unsupported")?.as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Passed: the start record came, the suite ran to its end with at least one test passed,
     /// and every test that failed passed when run again.
     pub fn passed(&self) -> bool {

@@ -110,6 +110,10 @@ fn start(out: &mut String, log: &RunLog) {
                 "  hooks: fork={} exec={} exit={} reap={}",
                 h.fork, h.exec, h.exit, h.reap
             );
+            let unsupported = log.unsupported();
+            if !unsupported.is_empty() {
+                let _ = writeln!(out, "  unsupported: {}", unsupported.join(", "));
+            }
         }
         None => {
             let _ = writeln!(

@@ -53,6 +53,15 @@ fn parses_a_guest_log() {
     assert_eq!(log.uname.as_deref(), Some("6.1.0-56-cloud-amd64"));
     assert_eq!(log.start_exit, Some(0));
     assert_eq!(log.start_stderr.len(), 1);
+    assert!(log.unsupported().is_empty());
+    let older = GUEST.replace(
+        r#""ring_buffer_bytes""#,
+        r#""unsupported":["lost.causes.recursion"],"ring_buffer_bytes""#,
+    );
+    assert_eq!(
+        RunLog::parse(&older).unsupported(),
+        ["lost.causes.recursion"]
+    );
     assert_eq!(
         log.suite.tests,
         [
