@@ -61,8 +61,8 @@ enum Reader {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     // Before anything is printed: a reader may signal us as soon as it sees `start`.
     let mut stop = StopSignals::install()?;
-    let (mut session, hooks) = Session::open(&args)?;
-    if session.seed(hooks, args.ring_buffer_size)? == Reader::Gone {
+    let (mut session, attached) = Session::open(&args)?;
+    if session.seed(attached, args.ring_buffer_size)? == Reader::Gone {
         return Ok(());
     }
     if session.follow(&args, &mut stop).await? == Reader::Gone {
@@ -95,6 +95,12 @@ impl StopSignals {
             _ = self.hangup.recv() => {}
         }
     }
+}
+
+/// What the loader settled, for the `start` record.
+struct Attached {
+    hooks: Hooks,
+    unsupported: Vec<String>,
 }
 
 /// Kernel events on their way to records: the decoder and the engine.
@@ -142,7 +148,7 @@ struct Session {
 
 impl Session {
     /// Loads and attaches the programs; nothing is printed yet.
-    fn open(args: &Args) -> anyhow::Result<(Self, Hooks)> {
+    fn open(args: &Args) -> anyhow::Result<(Self, Attached)> {
         // Before anything is mounted or loaded: inside a pid namespace /proc and the kernel
         // events would never agree on a pid.
         crate::proc::namespace::check()?;
@@ -197,13 +203,17 @@ impl Session {
             lost_seen: LostCauses::default(),
             _tracefs: tracefs,
         };
-        Ok((session, loaded.hooks))
+        let attached = Attached {
+            hooks: loaded.hooks,
+            unsupported: loaded.unsupported,
+        };
+        Ok((session, attached))
     }
 
     /// The seam: the programs are attached, so events since then wait in the ring buffer
     /// while /proc is read; then both are merged (reconcile::seed), and nothing is missed or
     /// reported twice across it. Prints `start`, the zombies found, and the events so far.
-    fn seed(&mut self, hooks: Hooks, ring_buffer_bytes: u32) -> anyhow::Result<Reader> {
+    fn seed(&mut self, attached: Attached, ring_buffer_bytes: u32) -> anyhow::Result<Reader> {
         let snapshot = procscan::scan().context("reading /proc")?;
         let mut pending = Vec::new();
         let errors = &mut self.pipeline.decode_errors;
@@ -218,7 +228,8 @@ impl Session {
             &self.clock,
             boottime_now_ns()?,
             env!("CARGO_PKG_VERSION"),
-            hooks,
+            attached.hooks,
+            attached.unsupported,
             u64::from(ring_buffer_bytes),
         );
         start.seeded_processes = seeded;
@@ -597,7 +608,6 @@ mod tests {
             exec: Some("tp_btf/sched_process_exec".into()),
             exit: Some("tp_btf/sched_process_exit".into()),
             reap: Some("tp_btf/sched_process_free".into()),
-            unsupported: Vec::new(),
         };
         assert_eq!(
             hooks_in_words(&hooks, &[]),

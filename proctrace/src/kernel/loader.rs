@@ -233,6 +233,8 @@ const JOBS: [Job; 4] = [
 pub struct Loaded {
     pub ebpf: Ebpf,
     pub hooks: Hooks,
+    /// Output fields this kernel cannot measure (`start.unsupported`).
+    pub unsupported: Vec<String>,
     /// Why preferred hooks were refused (for the log on stderr).
     pub fallbacks: Vec<Fallback>,
 }
@@ -297,14 +299,14 @@ pub fn load(
         (job.report)(&mut hooks, hook);
     }
     // Asked of a loaded program: only the kernel's own bpf_prog_info tells (progstats.rs).
+    let mut unsupported = Vec::new();
     if !progstats::kernel_counts_recursion(&ebpf) {
-        hooks
-            .unsupported
-            .push(progstats::UNSUPPORTED_RECURSION.to_owned());
+        unsupported.push(progstats::UNSUPPORTED_RECURSION.to_owned());
     }
     Ok(Loaded {
         ebpf,
         hooks,
+        unsupported,
         fallbacks,
     })
 }

@@ -129,11 +129,6 @@ pub struct Hooks {
     pub exec: Option<String>,
     pub exit: Option<String>,
     pub reap: Option<String>,
-    /// What the kernel cannot provide, learnt by the loader together with the hooks and
-    /// handed on with them; written as `start.unsupported` (StartRecord::new moves it
-    /// there), not under `hooks`.
-    #[serde(skip)]
-    pub unsupported: Vec<String>,
 }
 
 /// Emitted once by the daemon after the programs are attached.
@@ -158,14 +153,15 @@ impl StartRecord {
         clock: &Clock,
         ktime_ns: u64,
         version: impl Into<String>,
-        mut hooks: Hooks,
+        hooks: Hooks,
+        unsupported: Vec<String>,
         ring_buffer_bytes: u64,
     ) -> Self {
         StartRecord {
             time: clock.wall(ktime_ns),
             ktime_ns,
             version: version.into(),
-            unsupported: std::mem::take(&mut hooks.unsupported),
+            unsupported,
             hooks,
             ring_buffer_bytes,
             seeded_processes: 0,
@@ -645,8 +641,8 @@ mod tests {
                     exec: Some("tracepoint/sched/sched_process_exec".into()),
                     exit: Some("tracepoint/sched/sched_process_exit".into()),
                     reap: None,
-                    unsupported: vec!["lost.causes.recursion".into()],
                 },
+                vec!["lost.causes.recursion".into()],
                 8 << 20,
             )
             .into(),
@@ -931,7 +927,7 @@ mod tests {
             &serde_json::to_string(&start.hooks).expect("serializable"),
             &[("fork", Str), ("exec", Str), ("exit", Str), ("reap", Null)],
         );
-        // What the loader learnt beside the hooks is written beside them.
+        // What the kernel cannot measure is written beside the hooks.
         let json: Value = serde_json::to_value(&records[0]).expect("serializable");
         assert_eq!(
             json["unsupported"],

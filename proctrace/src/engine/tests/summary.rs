@@ -7,8 +7,15 @@ fn summary_counts_percentiles_and_unreaped() {
     let mut e = engine();
     let mut out = Vec::new();
     e.emit(
-        crate::output::record::StartRecord::new(&CLOCK, S, "0.1.0", Default::default(), 1 << 20)
-            .into(),
+        crate::output::record::StartRecord::new(
+            &CLOCK,
+            S,
+            "0.1.0",
+            Default::default(),
+            Vec::new(),
+            1 << 20,
+        )
+        .into(),
         &mut out,
     );
     // 100 reaps with zombie times 1 ms .. 100 ms.
