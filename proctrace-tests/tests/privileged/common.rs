@@ -5,7 +5,7 @@
 use std::{
     collections::HashSet,
     io::{BufRead, BufReader, Read},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Output, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError},
     time::{Duration, Instant},
 };
@@ -222,3 +222,40 @@ pub fn wait_exit(t: &mut Tracer, pid: u32) -> Value {
 }
 
 pub use proctrace_tests::boottime_ns;
+
+/// A traced second ends with `start` first and `summary` last, and exit 0.
+pub fn assert_traced_normally(out: &Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{what}: exit {}: {stderr}",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let types: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            v["type"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(types.first().map(String::as_str), Some("start"), "{what}");
+    assert_eq!(types.last().map(String::as_str), Some("summary"), "{what}");
+}
+
+/// Waits for `child` to exit; one still running after `within` is killed and fails the test
+/// (never hangs it).
+pub fn exit_within(child: &mut Child, within: Duration) -> ExitStatus {
+    let begin = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if begin.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("proctrace still running after {within:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

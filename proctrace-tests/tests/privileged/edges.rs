@@ -4,24 +4,10 @@ use std::{
     io::{BufRead, BufReader, Read},
     os::{fd::FromRawFd, unix::process::CommandExt},
     process::{Command, Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::common::{proctrace_bin, Tracer};
-
-fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
-    let begin = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(
-            begin.elapsed() < within,
-            "proctrace still running after {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use crate::common::{assert_traced_normally, exit_within, proctrace_bin, Tracer};
 
 #[test]
 fn sigterm_stops_cleanly() {
@@ -69,7 +55,7 @@ fn closed_stdout_exits_quietly() {
     for _ in 0..20 {
         let _ = Command::new("/bin/true").status();
     }
-    let status = wait_exit(&mut child, Duration::from_secs(5));
+    let status = exit_within(&mut child, Duration::from_secs(5));
     let mut stderr = String::new();
     let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
     assert!(status.success(), "exit {status}: {stderr}");
@@ -144,43 +130,12 @@ fn output_within(cmd: &mut Command, within: Duration) -> Output {
     };
     let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _));
     let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _));
-    let begin = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if begin.elapsed() > within {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("proctrace still running after {within:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(&mut child, within);
     Output {
         status,
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
     }
-}
-
-/// A traced second ends with `start` first and `summary` last, and exit 0.
-fn assert_traced_normally(out: &Output, what: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{what}: exit {}: {stderr}",
-        out.status
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let types: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
-            v["type"].as_str().unwrap_or_default().to_owned()
-        })
-        .collect();
-    assert_eq!(types.first().map(String::as_str), Some("start"), "{what}");
-    assert_eq!(types.last().map(String::as_str), Some("summary"), "{what}");
 }
 
 /// The write end of a pipe whose read end is already closed: writes fail with EPIPE.

@@ -10,7 +10,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use crate::common::proctrace_bin;
+use crate::common::{assert_traced_normally, proctrace_bin};
 
 /// include/uapi/linux/capability.h
 const CAP_DAC_READ_SEARCH: u32 = 2;
@@ -207,25 +207,6 @@ fn tracefs_at_sys(mounts: &str) -> bool {
     })
 }
 
-fn assert_traced(out: &Output, what: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{what}: exit {}: {stderr}",
-        out.status
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let types: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-            v["type"].as_str().unwrap_or_default().to_owned()
-        })
-        .collect();
-    assert_eq!(types.first().map(String::as_str), Some("start"), "{what}");
-    assert_eq!(types.last().map(String::as_str), Some("summary"), "{what}");
-}
-
 /// One line on stderr, exit 1, nothing on stdout.
 fn assert_refused(out: &Output, what: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -239,11 +220,11 @@ fn assert_refused(out: &Output, what: &str) -> String {
 #[test]
 fn a_tracefs_it_mounted_is_unmounted_at_exit() {
     let (out, after) = run(Tracefs::Absent, None);
-    assert_traced(&out, "tracefs absent");
+    assert_traced_normally(&out, "tracefs absent");
     assert!(!tracefs_at_sys(&after), "tracefs left mounted:\n{after}");
 
     let (out, after) = run(Tracefs::Mounted, None);
-    assert_traced(&out, "tracefs mounted before");
+    assert_traced_normally(&out, "tracefs mounted before");
     assert!(
         tracefs_at_sys(&after),
         "someone else's tracefs unmounted:\n{after}"
@@ -285,12 +266,12 @@ fn the_documented_capabilities_are_enough() {
         Tracefs::Mounted,
         Some(&[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH]),
     );
-    assert_traced(&out, "CAP_BPF + CAP_PERFMON + CAP_DAC_READ_SEARCH");
+    assert_traced_normally(&out, "CAP_BPF + CAP_PERFMON + CAP_DAC_READ_SEARCH");
     let (out, after) = run(
         Tracefs::Absent,
         Some(&[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN]),
     );
-    assert_traced(&out, "… + CAP_SYS_ADMIN, tracefs absent");
+    assert_traced_normally(&out, "… + CAP_SYS_ADMIN, tracefs absent");
     assert!(!tracefs_at_sys(&after), "tracefs left mounted:\n{after}");
 }
 

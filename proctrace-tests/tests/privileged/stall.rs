@@ -11,7 +11,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::proctrace_bin;
+use crate::common::{exit_within, proctrace_bin};
 
 /// A pipe whose read end the test holds without reading: proctrace's stdout.
 fn stalled_pipe() -> (File, Stdio) {
@@ -78,21 +78,6 @@ fn spawn_execs(n: usize) {
     }
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let begin = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if begin.elapsed() > within {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("proctrace still running {within:?} after SIGTERM (reader stalled)");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 fn vm_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     status
@@ -143,7 +128,7 @@ fn sigterm_with_a_stalled_reader_exits_within_2s() {
 
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = wait_exit(&mut child, Duration::from_secs(2));
+    let status = exit_within(&mut child, Duration::from_secs(2));
     let stderr = stderr.join().expect("stderr");
     assert!(status.success(), "exit {status}: {stderr}");
 
@@ -207,7 +192,7 @@ fn a_reader_that_catches_up_is_told_what_was_dropped() {
     let rss_after = vm_rss_kib(child.id());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = wait_exit(&mut child, Duration::from_secs(2));
+    let status = exit_within(&mut child, Duration::from_secs(2));
     let stderr = stderr.join().expect("stderr");
     assert!(status.success(), "exit {status}: {stderr}");
     assert!(!stderr.contains("stalled"), "{stderr}");
