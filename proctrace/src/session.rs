@@ -154,11 +154,12 @@ impl Session {
         crate::proc::namespace::check()?;
         let tracefs = mount_tracefs()?;
         privileges::check(false)?;
-        raise_memlock();
+        let memlock_raised = raise_memlock();
 
         let btf_path = std::path::Path::new(btf::VMLINUX_BTF);
         let (config, report) = offsets::build_config(tracefs.root(), btf_path)?;
         let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
+            .map_err(|err| explain_load_error(err.into(), memlock_raised))
             .context("loading the kernel programs")?;
         diag::warn!("{}", hooks_in_words(&loaded.hooks, &loaded.fallbacks));
         for fallback in &loaded.fallbacks {
@@ -585,16 +586,34 @@ fn release_startup_memory() {
     }
 }
 
-/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; later ones use memcg and ignore it.
-/// Failure is harmless on 5.11+ (memcg accounting); on older kernels the map creation error
-/// that follows names the problem.
-fn raise_memlock() {
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; later ones use memcg and ignore it
+/// (kernel/bpf/syscall.c, "bpf: switch to memcg-based memory accounting"). Raising the limit
+/// needs CAP_SYS_RESOURCE: failure is harmless on 5.11+, and on older kernels the map
+/// creation error is explained (see [`explain_load_error`]). Returns whether it was raised.
+fn raise_memlock() -> bool {
     let rlim = libc::rlimit {
         rlim_cur: libc::RLIM_INFINITY,
         rlim_max: libc::RLIM_INFINITY,
     };
     // SAFETY: plain syscall with a valid pointer.
-    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) };
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) == 0 }
+}
+
+/// A map the kernel refused with EPERM while RLIMIT_MEMLOCK could not be raised: on kernels
+/// before 5.11 that limit is the cause, and the user needs to know what to add.
+fn explain_load_error(err: anyhow::Error, memlock_raised: bool) -> anyhow::Error {
+    let text = diag::chain(&err);
+    if !memlock_raised
+        && text.contains("failed to create map")
+        && text.contains("Operation not permitted")
+    {
+        return err.context(
+            "the kernel refused a BPF map and RLIMIT_MEMLOCK could not be raised: kernels \
+             before 5.11 charge maps to it; run as root, add CAP_SYS_RESOURCE, or raise the \
+             limit (ulimit -l unlimited)",
+        );
+    }
+    err
 }
 
 #[cfg(test)]

@@ -259,3 +259,14 @@ pub fn exit_within(child: &mut Child, within: Duration) -> ExitStatus {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// (major, minor) of the running kernel, from /proc/sys/kernel/osrelease (`5.10.0-46-…`).
+pub fn kernel_release() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().expect("a kernel version number"));
+    let major = parts.next().expect("major");
+    (major, parts.next().expect("minor"))
+}

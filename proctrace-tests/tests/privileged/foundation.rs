@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{of, run, scenario_bin, tracer, tree, wait_exit};
+use crate::common::{kernel_release, of, run, scenario_bin, tracer, tree, wait_exit};
 
 crate::both_modes!(
     start_record_names_hooks,
@@ -57,17 +57,6 @@ fn start_record_names_hooks(mode: &str) {
         records.last().map(|r| r["type"].clone()),
         Some("summary".into())
     );
-}
-
-/// (major, minor) of the running kernel, from /proc/sys/kernel/osrelease (`5.10.0-46-…`).
-fn kernel_release() -> (u32, u32) {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
-    let mut parts = release
-        .trim()
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().expect("a kernel version number"));
-    let major = parts.next().expect("major");
-    (major, parts.next().expect("minor"))
 }
 
 fn sh_exit_7(mode: &str) {

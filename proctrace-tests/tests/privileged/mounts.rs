@@ -10,11 +10,12 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use crate::common::{assert_traced_normally, proctrace_bin};
+use crate::common::{assert_traced_normally, kernel_release, proctrace_bin};
 
 /// include/uapi/linux/capability.h
 const CAP_DAC_READ_SEARCH: u32 = 2;
 const CAP_SYS_ADMIN: u32 = 21;
+const CAP_SYS_RESOURCE: u32 = 24;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 const NOBODY: u32 = 65534;
@@ -259,18 +260,41 @@ fn capabilities_without_tracefs_access_name_tracefs() {
     assert!(stderr.contains("missing: CAP_SYS_ADMIN"), "{stderr}");
 }
 
-/// What the README says is enough for a non-root user is enough.
+/// What the README says is enough for a non-root user is enough: CAP_BPF, CAP_PERFMON and
+/// CAP_DAC_READ_SEARCH, plus CAP_SYS_RESOURCE before 5.11 (maps charged to RLIMIT_MEMLOCK;
+/// the version is the test's oracle only), plus CAP_SYS_ADMIN to mount tracefs.
 #[test]
 fn the_documented_capabilities_are_enough() {
-    let (out, _) = run(
-        Tracefs::Mounted,
-        Some(&[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH]),
-    );
-    assert_traced_normally(&out, "CAP_BPF + CAP_PERFMON + CAP_DAC_READ_SEARCH");
-    let (out, after) = run(
-        Tracefs::Absent,
-        Some(&[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN]),
-    );
+    let old = kernel_release() < (5, 11);
+    let (enough, with_mount): (&'static [u32], &'static [u32]) = if old {
+        (
+            &[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH, CAP_SYS_RESOURCE],
+            &[
+                CAP_BPF,
+                CAP_PERFMON,
+                CAP_DAC_READ_SEARCH,
+                CAP_SYS_RESOURCE,
+                CAP_SYS_ADMIN,
+            ],
+        )
+    } else {
+        (
+            &[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH],
+            &[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN],
+        )
+    };
+    let (out, _) = run(Tracefs::Mounted, Some(enough));
+    assert_traced_normally(&out, "the documented capabilities");
+    if old {
+        // Without CAP_SYS_RESOURCE the refusal says what to add.
+        let (out, _) = run(
+            Tracefs::Mounted,
+            Some(&[CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH]),
+        );
+        let stderr = assert_refused(&out, "no CAP_SYS_RESOURCE before 5.11");
+        assert!(stderr.contains("CAP_SYS_RESOURCE"), "{stderr}");
+    }
+    let (out, after) = run(Tracefs::Absent, Some(with_mount));
     assert_traced_normally(&out, "… + CAP_SYS_ADMIN, tracefs absent");
     assert!(!tracefs_at_sys(&after), "tracefs left mounted:\n{after}");
 }

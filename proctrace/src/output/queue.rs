@@ -141,6 +141,10 @@ impl OutputQueue {
 
     /// Closes the queue and waits until `deadline` for the writer to write everything.
     pub fn finish(mut self, deadline: Instant) -> Result<Finished, OutputError> {
+        self.close_and_wait(deadline)
+    }
+
+    fn close_and_wait(&mut self, deadline: Instant) -> Result<Finished, OutputError> {
         let mut state = self.shared.lock();
         state.closed = true;
         self.shared.more.notify_one();
@@ -176,6 +180,16 @@ impl OutputQueue {
         match self.shared.lock().failure {
             Some(failure) => Err(failure.into()),
             None => Ok(()),
+        }
+    }
+}
+
+/// A session that ends on an error (not through [`OutputQueue::finish`]) still delivers what
+/// it queued before, within the same bound as a stop.
+impl Drop for OutputQueue {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = self.close_and_wait(Instant::now() + FINISH_WITHIN);
         }
     }
 }
@@ -414,6 +428,16 @@ mod tests {
             })
             .collect();
         assert_eq!(pids, (0..2_000).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn dropping_the_queue_delivers_what_it_holds() {
+        let (read, write) = pipe();
+        let reader = std::thread::spawn(move || io::read_to_string(read).expect("read"));
+        let mut q = OutputQueue::start(write, 1 << 20).expect("start");
+        q.send(&[fork(7), fork(8)]).expect("send");
+        drop(q);
+        assert_eq!(reader.join().expect("reader").lines().count(), 2);
     }
 
     #[test]
