@@ -14,6 +14,12 @@ pub const ARGV_CAP: usize = 8192;
 
 /// Marks a tracepoint field or BTF member that this kernel does not have.
 pub const ABSENT: u32 = u32::MAX;
+/// Marks a [`Usage`] figure this kernel does not have or that could not be read.
+pub const ABSENT64: u64 = u64::MAX;
+/// Threads of an exiting process the exit program looks at, at most: at group death only the
+/// threads not yet released are on the list (the last one, a zombie leader, threads still
+/// exiting), a handful; more are reported with [`exit_flags::USAGE_INCOMPLETE`].
+pub const USAGE_MAX_THREADS: u32 = 128;
 
 /// `kind` values of [`EventHeader`].
 pub mod kind {
@@ -46,6 +52,10 @@ pub mod exit_flags {
     /// The task exits with an exit_signal other than SIGCHLD (e.g. clone with exit_signal=0):
     /// only `__WALL`/`__WCLONE` waiters collect it.
     pub const NON_SIGCHLD: u32 = 1 << 1;
+    /// The usage figures may miss a thread: more than [`super::USAGE_MAX_THREADS`] threads
+    /// were still on the list, or threads were released while they were summed (the
+    /// `signal->stats_lock` sequence moved on every attempt).
+    pub const USAGE_INCOMPLETE: u32 = 1 << 2;
 }
 
 /// Flags in [`ForkEvent::flags`].
@@ -136,8 +146,12 @@ pub struct ExecHeader {
     /// Effective uid of the new image (`current->cred->euid`, after a setuid exec applied).
     pub euid: u32,
     pub comm: [u8; COMM_LEN],
+    /// `signal->maxrss` (pages) after the exec: exec_mmap() (fs/exec.c) has folded the
+    /// replaced images' peak into it, so a later rise is the new image's own. [`ABSENT64`]
+    /// when it cannot be read.
+    pub maxrss_pages: u64,
 }
-const _: () = assert!(core::mem::size_of::<ExecHeader>() == 24 + 8 + 24 + COMM_LEN);
+const _: () = assert!(core::mem::size_of::<ExecHeader>() == 24 + 8 + 24 + COMM_LEN + 8);
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -165,8 +179,87 @@ pub struct ExitEvent {
     pub _pad: u32,
     /// The group leader's comm (what `ps` shows), not the last thread's.
     pub comm: [u8; COMM_LEN],
+    pub usage: Usage,
 }
-const _: () = assert!(core::mem::size_of::<ExitEvent>() == 24 + 8 + 16 + COMM_LEN);
+const _: () = assert!(
+    core::mem::size_of::<ExitEvent>() == 24 + 8 + 16 + COMM_LEN + core::mem::size_of::<Usage>()
+);
+
+/// What a process used, read when its last thread exits (`sched_process_exit` with
+/// group_dead). The kernel's own sums, in the kernel's units; userspace derives what
+/// getrusage()/wait4() would report (kernel/sys.c getrusage, kernel/sched/cputime.c
+/// cputime_adjust). Each figure is [`ABSENT64`] when this kernel lacks it or a read failed.
+///
+/// The process's own figures are `signal_struct`'s (threads already released, folded in by
+/// __exit_signal() in kernel/exit.c) plus every thread still on `signal->thread_head`, as
+/// thread_group_cputime() sums them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    /// Σ `se.sum_exec_runtime`: the scheduler's precise runtime, ns.
+    pub runtime_ns: u64,
+    /// Σ `utime` / `stime`: tick-sampled, ns; only their ratio is used.
+    pub utime_ns: u64,
+    pub stime_ns: u64,
+    /// `signal->prev_cputime`: what cputime_adjust() last reported (its monotonic floor).
+    pub prev_utime_ns: u64,
+    pub prev_stime_ns: u64,
+    pub min_flt: u64,
+    pub maj_flt: u64,
+    pub nvcsw: u64,
+    pub nivcsw: u64,
+    /// Σ `ioac.read_bytes` / `ioac.write_bytes` (CONFIG_TASK_IO_ACCOUNTING), bytes.
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    /// `signal->maxrss`, pages: the peak of every image the process had, the ones exec
+    /// replaced included (what wait4's ru_maxrss reports).
+    pub maxrss_pages: u64,
+    /// get_mm_hiwater_rss() of the last image, pages: only while the exit tracepoint sees
+    /// the mm (6.16+, before exit_mm()); [`ABSENT64`] otherwise.
+    pub mm_hiwater_pages: u64,
+    /// The children it reaped (`signal->c*`, kernel/exit.c wait_task_zombie()): user and
+    /// system time already adjusted (ns), faults, switches, I/O in 512-byte blocks, maxrss in
+    /// pages.
+    pub cutime_ns: u64,
+    pub cstime_ns: u64,
+    pub cmin_flt: u64,
+    pub cmaj_flt: u64,
+    pub cnvcsw: u64,
+    pub cnivcsw: u64,
+    pub cinblock: u64,
+    pub coublock: u64,
+    pub cmaxrss_pages: u64,
+}
+const _: () = assert!(core::mem::size_of::<Usage>() == 22 * 8);
+
+impl Usage {
+    pub const fn absent() -> Self {
+        Usage {
+            runtime_ns: ABSENT64,
+            utime_ns: ABSENT64,
+            stime_ns: ABSENT64,
+            prev_utime_ns: ABSENT64,
+            prev_stime_ns: ABSENT64,
+            min_flt: ABSENT64,
+            maj_flt: ABSENT64,
+            nvcsw: ABSENT64,
+            nivcsw: ABSENT64,
+            read_bytes: ABSENT64,
+            write_bytes: ABSENT64,
+            maxrss_pages: ABSENT64,
+            mm_hiwater_pages: ABSENT64,
+            cutime_ns: ABSENT64,
+            cstime_ns: ABSENT64,
+            cmin_flt: ABSENT64,
+            cmaj_flt: ABSENT64,
+            cnvcsw: ABSENT64,
+            cnivcsw: ABSENT64,
+            cinblock: ABSENT64,
+            coublock: ABSENT64,
+            cmaxrss_pages: ABSENT64,
+        }
+    }
+}
 
 /// A wait-family syscall returned the pid of a child it collected. `header.pid`/`tid` are the
 /// caller (the reaper), `reaped` the child's tgid as the syscall reported it.
@@ -275,8 +368,49 @@ pub struct Config {
     pub waitid_options: u32,
     // sched_process_free: `pid`
     pub free_pid: u32,
+    // Usage at exit (see [`Usage`]); any of them may be ABSENT (config-dependent members).
+    pub task_thread_node: u32,
+    pub task_sum_exec_runtime: u32,
+    pub task_utime: u32,
+    pub task_stime: u32,
+    pub task_min_flt: u32,
+    pub task_maj_flt: u32,
+    pub task_nvcsw: u32,
+    pub task_nivcsw: u32,
+    pub task_read_bytes: u32,
+    pub task_write_bytes: u32,
+    pub signal_thread_head: u32,
+    pub signal_stats_seq: u32,
+    pub signal_sum_sched_runtime: u32,
+    pub signal_utime: u32,
+    pub signal_stime: u32,
+    pub signal_prev_utime: u32,
+    pub signal_prev_stime: u32,
+    pub signal_min_flt: u32,
+    pub signal_maj_flt: u32,
+    pub signal_nvcsw: u32,
+    pub signal_nivcsw: u32,
+    pub signal_read_bytes: u32,
+    pub signal_write_bytes: u32,
+    pub signal_maxrss: u32,
+    pub signal_cutime: u32,
+    pub signal_cstime: u32,
+    pub signal_cmin_flt: u32,
+    pub signal_cmaj_flt: u32,
+    pub signal_cnvcsw: u32,
+    pub signal_cnivcsw: u32,
+    pub signal_cinblock: u32,
+    pub signal_coublock: u32,
+    pub signal_cmaxrss: u32,
+    // mm_struct: `hiwater_rss`; the rss counters of MM_FILEPAGES, MM_ANONPAGES and
+    // MM_SHMEMPAGES (the ones get_mm_rss() sums) as offsets of their `long`/`s64` value from
+    // the start of mm_struct (atomic_long_t or percpu_counter.count, by kernel version).
+    pub mm_hiwater_rss: u32,
+    pub mm_rss_file: u32,
+    pub mm_rss_anon: u32,
+    pub mm_rss_shmem: u32,
 }
-const _: () = assert!(core::mem::size_of::<Config>() == 39 * 4);
+const _: () = assert!(core::mem::size_of::<Config>() == 76 * 4);
 
 impl Config {
     pub const fn absent() -> Self {
@@ -320,6 +454,43 @@ impl Config {
             waitid_infop: ABSENT,
             waitid_options: ABSENT,
             free_pid: ABSENT,
+            task_thread_node: ABSENT,
+            task_sum_exec_runtime: ABSENT,
+            task_utime: ABSENT,
+            task_stime: ABSENT,
+            task_min_flt: ABSENT,
+            task_maj_flt: ABSENT,
+            task_nvcsw: ABSENT,
+            task_nivcsw: ABSENT,
+            task_read_bytes: ABSENT,
+            task_write_bytes: ABSENT,
+            signal_thread_head: ABSENT,
+            signal_stats_seq: ABSENT,
+            signal_sum_sched_runtime: ABSENT,
+            signal_utime: ABSENT,
+            signal_stime: ABSENT,
+            signal_prev_utime: ABSENT,
+            signal_prev_stime: ABSENT,
+            signal_min_flt: ABSENT,
+            signal_maj_flt: ABSENT,
+            signal_nvcsw: ABSENT,
+            signal_nivcsw: ABSENT,
+            signal_read_bytes: ABSENT,
+            signal_write_bytes: ABSENT,
+            signal_maxrss: ABSENT,
+            signal_cutime: ABSENT,
+            signal_cstime: ABSENT,
+            signal_cmin_flt: ABSENT,
+            signal_cmaj_flt: ABSENT,
+            signal_cnvcsw: ABSENT,
+            signal_cnivcsw: ABSENT,
+            signal_cinblock: ABSENT,
+            signal_coublock: ABSENT,
+            signal_cmaxrss: ABSENT,
+            mm_hiwater_rss: ABSENT,
+            mm_rss_file: ABSENT,
+            mm_rss_anon: ABSENT,
+            mm_rss_shmem: ABSENT,
         }
     }
 }

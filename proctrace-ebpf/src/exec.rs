@@ -11,7 +11,7 @@ use aya_ebpf::{
     EbpfContext,
 };
 use proctrace_common::{
-    counter, exec_flags, kind, EventHeader, ExecEvent, ExecHeader, ARGV_CAP, FILENAME_CAP,
+    counter, exec_flags, kind, EventHeader, ExecEvent, ExecHeader, ABSENT64, ARGV_CAP, FILENAME_CAP,
 };
 
 use crate::{
@@ -122,6 +122,10 @@ fn emit(old_pid: u32, filename: u64) -> Result<(), ReadError> {
         argv_len: argv_len as u32,
         euid: task.euid(),
         comm: bpf_get_current_comm().unwrap_or_default(),
+        maxrss_pages: task
+            .signal()
+            .and_then(|signal| read_at::<u64>(signal, conf!(signal_maxrss)))
+            .unwrap_or(ABSENT64),
     };
 
     // Submit only the used part: header + path + argv (bounded for the verifier).

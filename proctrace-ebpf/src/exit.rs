@@ -7,10 +7,13 @@ use aya_ebpf::{
 };
 use proctrace_common::{counter, exit_flags, kind, EventHeader, ExitEvent, ABSENT, COMM_LEN};
 
+use core::ptr::addr_of_mut;
+
 use crate::{
     config::conf,
-    maps::{count, submit},
+    maps::{count, EVENTS},
     task::{boot_ns, current_uid, read_at, ReadError, Task},
+    usage,
 };
 
 /// include/linux/sched/signal.h
@@ -64,28 +67,57 @@ fn live_is_zero() -> Result<bool, ReadError> {
     read_at::<i32>(signal, conf!(signal_live)).map(|v| v == 0)
 }
 
+/// Written in place in the reserved record: with its usage block the event is too large for
+/// the 512-byte stack. Every field is written; the timestamp is taken after the reservation,
+/// in ring-buffer order.
 #[inline(always)]
 fn emit() {
+    let Some(mut entry) = EVENTS.reserve::<ExitEvent>(0) else {
+        count(counter::RINGBUF_FULL);
+        return;
+    };
+    let ev = entry.as_mut_ptr();
     let task = Task::current();
     let leader = task.group_leader().unwrap_or(task);
-    let (status, flags) = status_and_flags(task, leader);
+    let (status, mut flags) = status_and_flags(task, leader);
+    // SAFETY: `ev` is the reserved record; `usage` is written field by field by fill().
+    let complete = usage::fill(task, unsafe { addr_of_mut!((*ev).usage) });
+    if !complete {
+        flags |= exit_flags::USAGE_INCOMPLETE;
+    }
     let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
     let (tid, pid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
-    let ppid = task.ppid();
-    let start_ns = leader.start_boottime().unwrap_or(0);
-    let uid = current_uid();
     let mut comm = [0u8; COMM_LEN];
     leader.comm(&mut comm);
-    submit(|| ExitEvent {
-        header: EventHeader::new(kind::EXIT, tid, pid, ppid, boot_ns()),
-        start_ns,
+    let head = ExitHead {
+        header: EventHeader::new(kind::EXIT, tid, pid, task.ppid(), boot_ns()),
+        start_ns: leader.start_boottime().unwrap_or(0),
         status,
-        uid,
+        uid: current_uid(),
         flags,
         _pad: 0,
         comm,
-    });
+    };
+    // SAFETY: ExitHead is ExitEvent's layout up to `usage` (asserted below).
+    unsafe { ev.cast::<ExitHead>().write(head) };
+    entry.submit(0);
 }
+
+/// ExitEvent without its usage block, written as one piece.
+#[repr(C)]
+struct ExitHead {
+    header: EventHeader,
+    start_ns: u64,
+    status: u32,
+    uid: u32,
+    flags: u32,
+    _pad: u32,
+    comm: [u8; COMM_LEN],
+}
+const _: () = assert!(
+    core::mem::size_of::<ExitHead>() == core::mem::offset_of!(ExitEvent, usage)
+        && core::mem::offset_of!(ExitEvent, comm) == core::mem::offset_of!(ExitHead, comm)
+);
 
 /// The wait status the parent will collect, as kernel/exit.c wait_task_zombie() builds it,
 /// and whether exit_notify()/do_notify_parent() (kernel/signal.c) will autoreap.

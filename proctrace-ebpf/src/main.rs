@@ -16,6 +16,7 @@ mod free;
 mod maps;
 mod release;
 mod task;
+mod usage;
 mod wait;
 
 #[cfg(target_arch = "bpf")]

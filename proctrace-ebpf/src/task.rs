@@ -23,6 +23,23 @@ pub fn read_at<T: Copy>(base: u64, off: u32) -> Result<T, ReadError> {
     }
 }
 
+/// The u64 at `addr` (0 when the read fails) and the helper's return code (0 or -errno),
+/// for sums that must not branch on each read (see usage.rs). The caller counts failures.
+#[inline(always)]
+pub fn probe_u64(addr: u64) -> (u64, i64) {
+    let mut v = 0u64;
+    // SAFETY: an 8-byte read into an 8-byte local; the helper copes with any address and
+    // zeroes the destination on failure.
+    let ret = unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(
+            core::ptr::addr_of_mut!(v).cast(),
+            8,
+            addr as *const core::ffi::c_void,
+        )
+    };
+    (v, ret)
+}
+
 /// A `struct task_struct *`, kept as an address: every access goes through the probe-read
 /// helper, so the same code serves BTF pointers and `bpf_get_current_task()`.
 #[derive(Clone, Copy)]

@@ -4,6 +4,8 @@
 //! clock of proctrace's `ktime_ns`.
 use std::io;
 
+pub mod usage;
+
 /// CLOCK_BOOTTIME now, in ns: the clock of proctrace's `ktime_ns`.
 pub fn boottime_ns() -> u64 {
     let mut ts = libc::timespec {

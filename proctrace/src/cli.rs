@@ -38,6 +38,11 @@ pub struct Args {
     #[arg(long, default_value = "16M", value_parser = parse_output_buffer_size)]
     pub output_buffer_size: usize,
 
+    /// Entries in each list of the summary's `top` (the largest consumers of CPU and of
+    /// memory among the processes that ended, grouped by program); from 0 to 1000.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub top: u16,
+
     /// Also print the details behind the diagnostics on stderr (verifier output of refused
     /// hooks, the kernel offsets resolved).
     #[arg(short, long, conflicts_with = "quiet")]

@@ -10,7 +10,9 @@
 //!
 //! The exec records' `euid` word was reserved when the stream was recorded (older programs
 //! left stray values there); it was rewritten to each record's uid (0: the scenarios ran as
-//! root and exec'd no setuid binary) when `euid` was added.
+//! root and exec'd no setuid binary) when `euid` was added. The usage counters came later
+//! still: the exec records got an absent `maxrss_pages` (u64::MAX after the header) and the
+//! exit records an absent usage block (all u64::MAX), so their `usage` is `null`.
 use std::path::Path;
 
 use crate::{
@@ -41,6 +43,7 @@ fn replay() -> String {
     let mut engine = Engine::new(EngineConfig {
         zombie_threshold_ns: S,
         clock: Clock::from_offset_ns(1_795_702_550 * i128::from(S)),
+        top: 10,
     });
     let mut records = Vec::new();
     let mut last_ns = 0;

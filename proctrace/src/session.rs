@@ -186,6 +186,7 @@ impl Session {
             zombie_threshold_ns: u64::try_from(args.zombie_threshold.as_nanos())
                 .unwrap_or(u64::MAX),
             clock,
+            top: usize::from(args.top),
         });
         let session = Session {
             ebpf,

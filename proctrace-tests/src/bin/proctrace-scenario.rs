@@ -129,6 +129,8 @@ fn main() {
         exit(2);
     };
     match name.as_str() {
+        // A child using a known resource, and the rusage wait4() returned for it.
+        "usage" => exit(proctrace_tests::usage::main(&args[1..])),
         // A process with N threads that all end before main returns.
         "threads" => {
             let n = arg(&args, 1, 5usize);

@@ -13,3 +13,4 @@ mod procfs;
 mod reap_confirm;
 mod stall;
 mod startup;
+mod usage;

@@ -4,6 +4,7 @@ use crate::ingest::event::Exec;
 use crate::output::record::{ExecRecord, Record};
 
 use super::process::Proc;
+use super::usage::Image;
 use super::Engine;
 
 impl Engine {
@@ -13,6 +14,10 @@ impl Engine {
         });
         p.comm.clone_from(&e.comm);
         p.ppid = e.ppid;
+        p.image = Image::Exec {
+            maxrss_before: e.maxrss_bytes,
+        };
+        p.filename = Some(e.filename.clone());
         let proc_id = p.proc_id;
         let argv0_empty = !e.argv_read_failed && e.argv.first().is_none_or(String::is_empty);
         let record = Record::Exec(ExecRecord {

@@ -2,10 +2,11 @@
 //! already reaped when its parent does not wait (autoreap).
 
 use crate::ingest::event::{Exit, ExitStatus};
-use crate::output::record::{Clock, ExitRecord, ReapHow, Record};
+use crate::output::record::{Clock, ExitRecord, ReapHow, Record, Usage};
 
 use super::process::Proc;
 use super::reap::Reap;
+use super::usage;
 use super::Engine;
 
 impl Engine {
@@ -23,7 +24,17 @@ impl Engine {
         }
         p.ppid = x.ppid; // after a reparenting: the new parent
         p.exit_status = Some(x.status);
-        let exit = exit_record(&clock, &x, p);
+        let usage = x.usage.clone().map(|u| usage::finish(*u, p.image));
+        let program = usage
+            .as_ref()
+            .map(|u| (p.comm.clone(), p.filename.clone(), u.clone()));
+        let exit = exit_record(&clock, &x, p, usage);
+        if let Some((comm, filename, u)) = program {
+            self.consumers.add(&comm, filename.as_deref(), &u);
+        }
+        let Some(p) = self.procs.get_mut(&x.pid) else {
+            return;
+        };
         if x.autoreap {
             // Released by exit_notify() at once: no zombie period, no waiter.
             self.push(exit, out);
@@ -45,7 +56,7 @@ impl Engine {
 }
 
 /// The `exit` record of `x`, for its (updated) entry `p`.
-fn exit_record(clock: &Clock, x: &Exit, p: &Proc) -> Record {
+fn exit_record(clock: &Clock, x: &Exit, p: &Proc, usage: Option<Usage>) -> Record {
     let ExitStatus {
         code,
         signal,
@@ -63,5 +74,6 @@ fn exit_record(clock: &Clock, x: &Exit, p: &Proc) -> Record {
         core_dumped,
         lifetime_ns: x.ktime_ns.saturating_sub(p.start_ns),
         uid: x.uid,
+        usage,
     })
 }

@@ -4,6 +4,7 @@ use crate::ingest::event::Fork;
 use crate::output::record::{ForkRecord, ProcId, Record};
 
 use super::process::Proc;
+use super::usage::Image;
 use super::Engine;
 
 impl Engine {
@@ -11,7 +12,8 @@ impl Engine {
         // A fork for a tracked pid: the old entry is stale (its reap was not seen) → replace.
         self.remove(f.pid);
         let parent_proc_id = self.parent_proc_id(&f);
-        let p = Proc::new(f.pid, f.start_ns, f.start_approx, f.comm, f.ppid);
+        let mut p = Proc::new(f.pid, f.start_ns, f.start_approx, f.comm, f.ppid);
+        p.image = Image::Forked;
         let record = Record::Fork(ForkRecord {
             time: self.clock.wall(f.ktime_ns),
             ktime_ns: f.ktime_ns,

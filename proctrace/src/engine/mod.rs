@@ -41,6 +41,7 @@
 
 mod alerts;
 mod candidates;
+mod consumers;
 mod exec;
 mod exit;
 mod fork;
@@ -54,6 +55,7 @@ mod seed;
 mod summary;
 #[cfg(test)]
 mod tests;
+mod usage;
 mod wait;
 
 use std::collections::HashMap;
@@ -62,6 +64,7 @@ use crate::ingest::event::KernelEvent;
 use crate::output::record::{Clock, Counts, LostCauses, LostRecord, Record};
 use alerts::ZombieAlerts;
 use candidates::CandidateTimers;
+use consumers::Consumers;
 use histogram::LogHistogram;
 use process::Proc;
 use recent_reaps::RecentReaps;
@@ -73,6 +76,8 @@ pub struct EngineConfig {
     /// Zombies at least this old get a `zombie` record and reap as `long_lived`.
     pub zombie_threshold_ns: u64,
     pub clock: Clock,
+    /// Entries in each list of the summary's `top` (`--top`).
+    pub top: usize,
 }
 
 pub struct Engine {
@@ -93,6 +98,8 @@ pub struct Engine {
     last_lost_ns: Option<u64>,
     zombie_hist: LogHistogram,
     first_ktime_ns: Option<u64>,
+    consumers: Consumers,
+    top: usize,
 }
 
 impl Engine {
@@ -110,6 +117,8 @@ impl Engine {
             last_lost_ns: None,
             zombie_hist: LogHistogram::new(),
             first_ktime_ns: None,
+            consumers: Consumers::default(),
+            top: config.top,
         }
     }
 

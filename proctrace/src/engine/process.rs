@@ -7,6 +7,7 @@ use crate::output::record::{ProcId, ZombieSource};
 
 use super::alerts::ZombieAlerts;
 use super::candidates::{CandidateTimers, WaitCandidate};
+use super::usage::Image;
 use super::Engine;
 
 /// When a process's start time is approximate (`Fork::start_approx`: the fork time), a later
@@ -43,6 +44,10 @@ pub(super) struct Proc {
     pub(super) gone_since_ns: Option<u64>,
     /// The latest wait that returned it, awaiting confirmation by its release (candidates.rs).
     pub(super) waited: Option<WaitCandidate>,
+    /// What its kernel peak RSS covers besides its last image (usage.rs).
+    pub(super) image: Image,
+    /// The path of its last exec, for the summary's top consumers.
+    pub(super) filename: Option<String>,
 }
 
 impl Proc {
@@ -65,6 +70,8 @@ impl Proc {
             zombie_source: ZombieSource::Trace,
             gone_since_ns: None,
             waited: None,
+            image: Image::Unknown,
+            filename: None,
         }
     }
 

@@ -20,6 +20,7 @@ impl Engine {
             zombie_ns: self.zombie_stats(),
             unreaped: self.unreaped(now_ktime_ns),
             duration_ns,
+            top: self.consumers.top(self.top),
         })
     }
 

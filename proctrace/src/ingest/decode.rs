@@ -5,11 +5,14 @@ use std::borrow::Cow;
 
 use proctrace_common::{
     exec_flags, exit_flags, fork_flags, kind, EventHeader, ExecHeader, ExitEvent, ForkEvent,
-    FreeEvent, ReleaseEvent, WaitEvent, ABSENT,
+    FreeEvent, ReleaseEvent, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
 };
 use thiserror::Error;
 
-use crate::ingest::event::{Exec, Exit, ExitStatus, Fork, Free, KernelEvent, Release, Wait};
+use crate::ingest::event::{
+    CpuTimes, Exec, Exit, ExitStatus, ExitUsage, Fork, Free, KernelEvent, Release, Wait,
+};
+use crate::output::record::Usage;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -31,6 +34,76 @@ fn read<T: Copy>(buf: &[u8]) -> Result<T, DecodeError> {
     }
     // SAFETY: length checked above; T is a plain-data repr(C) wire type (any bits valid).
     Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<T>()) })
+}
+
+/// The kernel's page size: `signal->maxrss` and the rss counters count pages.
+fn page_size() -> u64 {
+    static PAGE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
+    })
+}
+
+fn figure(v: u64) -> Option<u64> {
+    (v != ABSENT64).then_some(v)
+}
+
+fn pages(v: u64) -> Option<u64> {
+    figure(v).map(|p| p.saturating_mul(page_size()))
+}
+
+/// 512-byte blocks (ru_inblock/ru_oublock, include/linux/task_io_accounting_ops.h).
+fn blocks(v: u64) -> Option<u64> {
+    figure(v).map(|b| b.saturating_mul(512))
+}
+
+/// The exit's usage block; `None` when the kernel gave none of it (a kernel or a recorded
+/// stream without the counters).
+fn exit_usage(u: &WireUsage, complete: bool) -> Option<Box<ExitUsage>> {
+    let cpu = match (figure(u.runtime_ns), figure(u.utime_ns), figure(u.stime_ns)) {
+        (Some(runtime), Some(utime), Some(stime)) => Some(CpuTimes {
+            runtime,
+            utime,
+            stime,
+            prev: figure(u.prev_utime_ns).zip(figure(u.prev_stime_ns)),
+        }),
+        _ => None,
+    };
+    let rest = Usage {
+        minor_faults: figure(u.min_flt),
+        major_faults: figure(u.maj_flt),
+        voluntary_ctxt_switches: figure(u.nvcsw),
+        involuntary_ctxt_switches: figure(u.nivcsw),
+        read_bytes: figure(u.read_bytes),
+        write_bytes: figure(u.write_bytes),
+        children_cpu_user_ns: figure(u.cutime_ns),
+        children_cpu_system_ns: figure(u.cstime_ns),
+        children_max_rss_bytes: pages(u.cmaxrss_pages),
+        children_minor_faults: figure(u.cmin_flt),
+        children_major_faults: figure(u.cmaj_flt),
+        children_voluntary_ctxt_switches: figure(u.cnvcsw),
+        children_involuntary_ctxt_switches: figure(u.cnivcsw),
+        children_read_bytes: blocks(u.cinblock),
+        children_write_bytes: blocks(u.coublock),
+        complete,
+        ..Usage::default()
+    };
+    let usage = ExitUsage {
+        cpu,
+        maxrss_bytes: pages(u.maxrss_pages),
+        mm_hiwater_bytes: pages(u.mm_hiwater_pages),
+        rest,
+    };
+    let nothing = ExitUsage {
+        rest: Usage {
+            complete,
+            ..Usage::default()
+        },
+        ..ExitUsage::default()
+    };
+    (usage != nothing).then(|| Box::new(usage))
 }
 
 /// A NUL-terminated (or full-length) byte string, invalid UTF-8 replaced.
@@ -92,6 +165,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 ppid: header.ppid,
                 uid: hdr.uid,
                 euid: (hdr.euid != ABSENT).then_some(hdr.euid),
+                maxrss_bytes: pages(hdr.maxrss_pages),
                 start_ns: hdr.start_ns,
                 comm: c_str(&hdr.comm),
                 filename: c_str(&data[..fn_len]),
@@ -114,6 +188,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 status: ExitStatus::from_raw(ev.status),
                 autoreap: ev.flags & exit_flags::AUTOREAP != 0,
                 non_sigchld: ev.flags & exit_flags::NON_SIGCHLD != 0,
+                usage: exit_usage(&ev.usage, ev.flags & exit_flags::USAGE_INCOMPLETE == 0),
             })
         }
         kind::WAIT => {
@@ -215,6 +290,7 @@ mod tests {
             flags: exit_flags::AUTOREAP,
             _pad: 0,
             comm: *b"0123456789abcdef",
+            usage: proctrace_common::Usage::absent(),
         };
         let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else {
             panic!("not exit")
@@ -222,6 +298,53 @@ mod tests {
         assert_eq!(e.comm, "0123456789abcdef");
         assert_eq!(e.status.signal, Some(9));
         assert!(e.autoreap && !e.non_sigchld);
+    }
+
+    #[test]
+    fn exit_usage_in_bytes_and_absent_figures_as_none() {
+        let mut usage = proctrace_common::Usage::absent();
+        usage.runtime_ns = 7;
+        usage.utime_ns = 4;
+        usage.stime_ns = 0;
+        usage.maxrss_pages = 3;
+        usage.coublock = 2;
+        usage.min_flt = 0;
+        let ev = ExitEvent {
+            header: header(kind::EXIT, 3),
+            start_ns: 1,
+            status: 0,
+            uid: 0,
+            flags: exit_flags::USAGE_INCOMPLETE,
+            _pad: 0,
+            comm: comm("x"),
+            usage,
+        };
+        let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not exit")
+        };
+        let u = e.usage.expect("usage");
+        let cpu = u.cpu.expect("cpu");
+        assert_eq!(
+            (cpu.runtime, cpu.utime, cpu.stime, cpu.prev),
+            (7, 4, 0, None)
+        );
+        assert_eq!(u.maxrss_bytes, Some(3 * page_size()));
+        assert_eq!(u.mm_hiwater_bytes, None);
+        assert_eq!(u.rest.children_write_bytes, Some(1024));
+        assert_eq!(u.rest.minor_faults, Some(0));
+        assert_eq!(u.rest.major_faults, None);
+        assert!(!u.rest.complete);
+
+        // Nothing at all (a recorded stream from before the counters): no usage.
+        let ev = ExitEvent {
+            usage: proctrace_common::Usage::absent(),
+            flags: 0,
+            ..ev
+        };
+        let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else {
+            panic!("not exit")
+        };
+        assert_eq!(e.usage, None);
     }
 
     fn exec_record(filename: &[u8], argv: &[u8], flags: u32) -> Vec<u8> {
@@ -237,6 +360,7 @@ mod tests {
             argv_len: argv.len() as u32,
             euid: 0,
             comm: comm("sh"),
+            maxrss_pages: ABSENT64,
         };
         ev.data[..filename.len()].copy_from_slice(filename);
         ev.data[filename.len()..filename.len() + argv.len()].copy_from_slice(argv);

@@ -3,6 +3,8 @@
 //! `pid`/`ppid` are always thread-group ids; `tid` is a thread id. Times are kernel boot-time
 //! nanoseconds (CLOCK_BOOTTIME), the clock of `task->start_boottime`.
 
+use crate::output::record::Usage;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KernelEvent {
     Fork(Fork),
@@ -55,6 +57,8 @@ pub struct Exec {
     pub uid: u32,
     /// Effective uid of the new image; `None` when the kernel read failed.
     pub euid: Option<u32>,
+    /// `signal->maxrss` in bytes right after the exec: the replaced images' peak.
+    pub maxrss_bytes: Option<u64>,
     /// `start_boottime` of the process (unchanged by exec).
     pub start_ns: u64,
     /// comm of the new image.
@@ -114,6 +118,32 @@ pub struct Exit {
     pub autoreap: bool,
     /// exit_signal is not SIGCHLD.
     pub non_sigchld: bool,
+    /// What it used, `None` when the kernel gave no figure at all. Boxed: the largest part of
+    /// the event, and every event is moved through the pipeline.
+    pub usage: Option<Box<ExitUsage>>,
+}
+
+/// The usage figures of an exit, the ones that need the engine kept apart: the CPU split
+/// (cputime_adjust) and the peak of the last image (which depends on the process's execs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExitUsage {
+    pub cpu: Option<CpuTimes>,
+    /// `signal->maxrss` in bytes: every image's peak.
+    pub maxrss_bytes: Option<u64>,
+    /// The last image's own peak, read from its mm (6.16+).
+    pub mm_hiwater_bytes: Option<u64>,
+    /// Everything else, final; `cpu_*` and `max_rss_bytes` still `None`.
+    pub rest: Usage,
+}
+
+/// The kernel's CPU figures for a process (see proctrace_common::Usage), ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub runtime: u64,
+    pub utime: u64,
+    pub stime: u64,
+    /// signal->prev_cputime, `None` when the kernel has none.
+    pub prev: Option<(u64, u64)>,
 }
 
 /// A wait-family syscall returned `reaped` in the context of `reaper` (a tgid).

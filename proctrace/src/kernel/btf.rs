@@ -60,6 +60,15 @@ pub trait MemberLookup {
     fn member_offset(&self, struct_name: &str, member_path: &str) -> Result<u32, BtfError>;
     /// See [`struct_size`].
     fn struct_size(&self, struct_name: &str) -> Result<u32, BtfError>;
+    /// See [`array_member`].
+    fn array_member(&self, struct_name: &str, member: &str) -> Result<Option<Array>, BtfError>;
+}
+
+/// An array member's element size and length, in bytes and elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Array {
+    pub elem_size: u32,
+    pub len: u32,
 }
 
 impl MemberLookup for Btf {
@@ -69,6 +78,10 @@ impl MemberLookup for Btf {
 
     fn struct_size(&self, struct_name: &str) -> Result<u32, BtfError> {
         struct_size(self, struct_name)
+    }
+
+    fn array_member(&self, struct_name: &str, member: &str) -> Result<Option<Array>, BtfError> {
+        array_member(self, struct_name, member)
     }
 }
 
@@ -179,6 +192,48 @@ pub fn struct_size(btf: &Btf, name: &str) -> Result<u32, BtfError> {
         what: format!("sizeof({name})"),
         reason: format!("size {size} does not fit in 32 bits"),
     })
+}
+
+/// The element size and length of `struct_name.member` when it is an array (through
+/// typedefs), `None` when it is not: how `mm_struct.rss_stat` tells `percpu_counter[]` (6.2+)
+/// from `struct mm_rss_stat` (before). The first definition of the struct decides.
+pub fn array_member(btf: &Btf, struct_name: &str, member: &str) -> Result<Option<Array>, BtfError> {
+    let what = format!("{struct_name}.{member}");
+    let s = find_structs(btf, struct_name)?.swap_remove(0);
+    let Some((m, _)) = find_member(btf, &s, member, &what, 0)? else {
+        return Err(BtfError::MemberNotFound {
+            struct_name: struct_name.to_owned(),
+            member: member.to_owned(),
+        });
+    };
+    let Type::Array(a) = member_type(btf, &m, &what)? else {
+        return Ok(None);
+    };
+    let elem = btf
+        .resolve_chained_type(&a)
+        .map_err(|e| malformed(&what, e))?;
+    let elem_size = match strip_modifiers(btf, elem, &what)? {
+        Type::Struct(s) | Type::Union(s) => s.size(),
+        Type::Int(i) => i.size(),
+        Type::Enum(e) => e.size(),
+        Type::Ptr(_) => 8,
+        other => {
+            return Err(BtfError::Malformed {
+                what,
+                reason: format!("array of {} has no known size", other.name()),
+            })
+        }
+    };
+    let fits = |v: usize| {
+        u32::try_from(v).map_err(|_| BtfError::Overflow {
+            struct_name: struct_name.to_owned(),
+            member: member.to_owned(),
+        })
+    };
+    Ok(Some(Array {
+        elem_size: fits(elem_size)?,
+        len: fits(a.len())?,
+    }))
 }
 
 fn malformed(what: impl Into<String>, e: btf_rs::Error) -> BtfError {

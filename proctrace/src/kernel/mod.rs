@@ -25,3 +25,4 @@ pub mod privileges;
 pub mod progstats;
 pub mod tracefs;
 pub mod tracefs_mount;
+pub mod usage_offsets;

@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::kernel::{
     btf::{self, BtfError, MemberLookup},
     tracefs::{self, FieldKind, TracefsError, TracepointFormat},
+    usage_offsets::{self, UsageLayout},
 };
 
 const FORK: (&str, &str) = ("sched", "sched_process_fork");
@@ -145,6 +146,8 @@ pub struct OffsetsReport {
     pub sigaction_size: u32,
     /// Optional tracepoints this kernel lacks (their Config fields are ABSENT).
     pub missing_tracepoints: Vec<String>,
+    /// The counters behind exit records' `usage`.
+    pub usage: UsageLayout,
 }
 
 /// Reads the format files under `tracefs_root` and the BTF at `btf_path`, and fills every
@@ -333,6 +336,8 @@ pub fn config_from(
     // sched_process_exec raw tracepoint (fs/exec.c exec_binprm()).
     c.bprm_filename = btf.member_offset("linux_binprm", "filename")?;
 
+    let usage = usage_offsets::fill(&mut c, btf)?;
+
     let report = OffsetsReport {
         fork_comm_layout,
         exit_has_group_dead: c.exit_group_dead != ABSENT,
@@ -340,6 +345,7 @@ pub fn config_from(
         task_start_time_member,
         sigaction_size: c.sigaction_size,
         missing_tracepoints: formats.missing(),
+        usage,
     };
     Ok((c, report))
 }
@@ -560,6 +566,10 @@ mod tests {
                 .copied()
                 .ok_or_else(|| BtfError::StructNotFound(s.to_owned()))
         }
+
+        fn array_member(&self, _: &str, _: &str) -> Result<Option<btf::Array>, BtfError> {
+            Ok(None)
+        }
     }
 
     fn build(formats: &Formats, btf: &FakeBtf) -> (Config, OffsetsReport) {
@@ -655,6 +665,8 @@ mod tests {
             waitid_infop: 32,
             waitid_options: 40,
             free_pid: 12,
+            // FakeBtf has none of the usage members: each is optional (usage_offsets.rs).
+            ..Config::absent()
         };
         assert_eq!(c, expected);
     }

@@ -234,6 +234,45 @@ pub struct ExitRecord {
     /// `ktime_ns - start_ns`.
     pub lifetime_ns: u64,
     pub uid: u32,
+    /// What it used; `null` when the kernel gave none of the figures.
+    pub usage: Option<Usage>,
+}
+
+/// What a process used, as its last thread exited (README "Resource usage"). Every figure is
+/// `null` when this kernel lacks it. The `children_*` figures are those of the children it
+/// reaped (getrusage(RUSAGE_CHILDREN) at that moment).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// CPU time of all its threads, split into user and system as getrusage() does.
+    pub cpu_user_ns: Option<u64>,
+    pub cpu_system_ns: Option<u64>,
+    /// Peak resident set of the program it last ran (its last exec's image, or the forked
+    /// copy if it never exec'd); `null` when that cannot be told apart from an earlier image.
+    pub max_rss_bytes: Option<u64>,
+    /// The kernel's peak, which wait4() and getrusage() report: images replaced by exec
+    /// included (fs/exec.c exec_mmap()).
+    pub rusage_max_rss_bytes: Option<u64>,
+    pub minor_faults: Option<u64>,
+    pub major_faults: Option<u64>,
+    pub voluntary_ctxt_switches: Option<u64>,
+    pub involuntary_ctxt_switches: Option<u64>,
+    /// Storage I/O (task I/O accounting), its reaped children's included, as
+    /// /proc/<pid>/io counts it.
+    pub read_bytes: Option<u64>,
+    pub write_bytes: Option<u64>,
+    pub children_cpu_user_ns: Option<u64>,
+    pub children_cpu_system_ns: Option<u64>,
+    pub children_max_rss_bytes: Option<u64>,
+    pub children_minor_faults: Option<u64>,
+    pub children_major_faults: Option<u64>,
+    pub children_voluntary_ctxt_switches: Option<u64>,
+    pub children_involuntary_ctxt_switches: Option<u64>,
+    /// In 512-byte blocks, as ru_inblock/ru_oublock (kernel/exit.c wait_task_zombie()).
+    pub children_read_bytes: Option<u64>,
+    pub children_write_bytes: Option<u64>,
+    /// False when a thread may be missing from the own figures: it was released while they
+    /// were summed, or more than 128 threads were still exiting.
+    pub complete: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -555,6 +594,35 @@ pub struct SummaryRecord {
     /// Oldest first.
     pub unreaped: Vec<Unreaped>,
     pub duration_ns: u64,
+    /// The largest consumers among the processes that ended while traced (`--top`).
+    pub top: TopConsumers,
+}
+
+/// The summary's `top` (README "Resource usage").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TopConsumers {
+    /// By `cpu_ns`, largest first; at most `--top` entries.
+    pub by_cpu: Vec<Consumer>,
+    /// By `max_rss_bytes`, largest first; at most `--top` entries.
+    pub by_memory: Vec<Consumer>,
+    /// Distinct (`comm`, `filename`) groups seen.
+    pub groups: u64,
+    /// Ended processes not grouped because 10,000 groups were already kept.
+    pub ungrouped_processes: u64,
+}
+
+/// The processes that ran one program: same `comm`, same exec'd path (`null`: not exec'd
+/// while traced).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Consumer {
+    pub comm: String,
+    pub filename: Option<String>,
+    /// How many of them ended.
+    pub processes: u64,
+    /// Their CPU time, user and system, summed.
+    pub cpu_ns: u64,
+    /// The largest `usage.max_rss_bytes` among them.
+    pub max_rss_bytes: Option<u64>,
 }
 
 #[cfg(test)]
@@ -685,6 +753,11 @@ mod tests {
                 core_dumped: false,
                 lifetime_ns: 5,
                 uid: 1000,
+                usage: Some(Usage {
+                    cpu_user_ns: Some(1),
+                    max_rss_bytes: Some(4096),
+                    ..Usage::default()
+                }),
             }),
             Record::Lost(LostRecord {
                 time: t,
@@ -784,6 +857,16 @@ mod tests {
                     zombie_ns: 9,
                 }],
                 duration_ns: 10,
+                top: TopConsumers {
+                    by_cpu: vec![Consumer {
+                        comm: "cc1".into(),
+                        filename: Some("/usr/lib/gcc/cc1".into()),
+                        processes: 2,
+                        cpu_ns: 3,
+                        max_rss_bytes: Some(4096),
+                    }],
+                    ..TopConsumers::default()
+                },
             }),
         ]
     }
@@ -845,6 +928,7 @@ mod tests {
                         ("core_dumped", Bool),
                         ("lifetime_ns", U64),
                         ("uid", U64),
+                        ("usage", Obj),
                     ],
                 ]),
             ),
@@ -903,6 +987,7 @@ mod tests {
                         ("zombie_ns", Obj),
                         ("unreaped", Arr),
                         ("duration_ns", U64),
+                        ("top", Obj),
                     ],
                 ]),
             ),

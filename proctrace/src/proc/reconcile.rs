@@ -397,6 +397,7 @@ mod tests {
         Engine::new(EngineConfig {
             zombie_threshold_ns: SEC,
             clock: Clock::from_offset_ns(0),
+            top: 10,
         })
     }
 
@@ -454,6 +455,7 @@ mod tests {
                 status: ExitStatus::from_raw(0),
                 autoreap: false,
                 non_sigchld: false,
+                usage: None,
             }),
             &mut out,
         );
@@ -559,6 +561,7 @@ mod tests {
             status: ExitStatus::from_raw(0),
             autoreap: false,
             non_sigchld: false,
+            usage: None,
         })];
         let (_, zombies) = seed(&mut e, &snap(SEC, vec![entry(50, 1, TICK, true)]), &pending);
         assert!(zombies.is_empty());
@@ -596,6 +599,7 @@ mod tests {
                 status: ExitStatus::from_raw(0),
                 autoreap: false,
                 non_sigchld: false,
+                usage: None,
             })
         };
         let release_of = |pid: u32, t: u64| {
@@ -647,6 +651,7 @@ mod tests {
                 ppid: 1,
                 uid: 0,
                 euid: Some(0),
+                maxrss_bytes: None,
                 start_ns: TICK + 5,
                 comm: "new".into(),
                 filename: "/bin/new".into(),

@@ -9,6 +9,7 @@ mod release;
 mod reparent;
 mod seed;
 mod summary;
+mod usage;
 mod wait;
 mod wait_candidates;
 mod zombie;
@@ -49,6 +50,7 @@ fn engine() -> Engine {
     Engine::new(EngineConfig {
         zombie_threshold_ns: THRESHOLD,
         clock: CLOCK,
+        top: 10,
     })
 }
 
@@ -74,6 +76,7 @@ fn exec(t: u64, pid: u32, ppid: u32, start_ns: u64, comm: &str) -> KernelEvent {
         ppid,
         uid: 1000,
         euid: Some(1000),
+        maxrss_bytes: None,
         start_ns,
         comm: comm.into(),
         filename: format!("/usr/bin/{comm}"),
@@ -104,6 +107,7 @@ fn exit_ev(
         status: ExitStatus::from_raw(status),
         autoreap,
         non_sigchld: false,
+        usage: None,
     }
 }
 

@@ -1,0 +1,211 @@
+//! What a process used, against the kernel's own answer: the rusage wait4() returns for the
+//! child (proctrace-scenario `usage`, see proctrace-tests/src/usage.rs). The tolerances are the
+//! README's ("Resource usage"): proctrace reads the counters when the last thread exits, the
+//! parent's wait4 a little later, after the exit's own last work.
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{kernel_release, scenario_bin, tracer, wait_exit};
+
+crate::both_modes!(
+    cpu_agrees_with_wait4,
+    threads_are_summed_even_when_killed_running,
+    memory_peaks_agree_with_wait4,
+    storage_writes_agree_with_wait4,
+    reaped_children_agree_with_getrusage
+);
+
+const MS: u64 = 1_000_000;
+const MIB: u64 = 1 << 20;
+
+/// Runs `proctrace-scenario usage ARGS`: the child's pid, its rusage from wait4, and for
+/// `children` the child's own RUSAGE_CHILDREN.
+fn oracle(args: &[&str]) -> Value {
+    let out = Command::new(scenario_bin())
+        .arg("usage")
+        .args(args)
+        .output()
+        .expect("run proctrace-scenario usage");
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+fn u(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} is not an integer in {v}"))
+}
+
+/// The `usage` of the traced exit of the oracle's child, and the oracle.
+fn traced(mode: &str, args: &[&str]) -> (Value, Value) {
+    let mut t = tracer(mode);
+    let oracle = oracle(args);
+    let exit = wait_exit(&mut t, u(&oracle, "pid") as u32);
+    t.stop();
+    let usage = exit["usage"].clone();
+    assert!(usage.is_object(), "{args:?}: no usage in {exit}");
+    (usage, oracle)
+}
+
+/// CPU: proctrace's total is the runtime when the last thread exited; wait4's comes later, by
+/// at most one scheduler tick of the exiting thread plus the exit's own work (address space
+/// teardown: `teardown_ns`). The split follows the same tick ratio.
+fn assert_cpu(usage: &Value, ru: &Value, teardown_ns: u64, what: &str) {
+    let ours = (u(usage, "cpu_user_ns"), u(usage, "cpu_system_ns"));
+    let theirs = (u(ru, "user_ns"), u(ru, "system_ns"));
+    let (ours_total, theirs_total) = (ours.0 + ours.1, theirs.0 + theirs.1);
+    // rusage is in µs, truncated: allow 2 µs above.
+    assert!(
+        ours_total <= theirs_total + 2_000,
+        "{what}: proctrace's CPU {ours:?} above wait4's {theirs:?}"
+    );
+    eprintln!(
+        "DELTA {what}: ours {ours:?} theirs {theirs:?} short {}",
+        theirs_total as i64 - ours_total as i64
+    );
+    let slack = 10 * MS + teardown_ns;
+    assert!(
+        theirs_total - ours_total.min(theirs_total) <= slack,
+        "{what}: proctrace's CPU {ours:?} short of wait4's {theirs:?} by more than {slack} ns"
+    );
+    for (name, a, b) in [("user", ours.0, theirs.0), ("system", ours.1, theirs.1)] {
+        assert!(
+            a.abs_diff(b) <= slack + b / 20,
+            "{what}: {name} {a} vs wait4's {b}"
+        );
+    }
+    assert_eq!(usage["complete"], true, "{what}: {usage}");
+}
+
+fn cpu_agrees_with_wait4(mode: &str) {
+    let (usage, o) = traced(mode, &["user", "300"]);
+    assert_cpu(&usage, &o["rusage"], 0, "user");
+    assert!(u(&usage, "cpu_user_ns") >= 250 * MS, "{usage}");
+    let (usage, o) = traced(mode, &["system", "300"]);
+    assert_cpu(&usage, &o["rusage"], 0, "system");
+    assert!(u(&usage, "cpu_system_ns") >= 200 * MS, "{usage}");
+    // Faults and context switches: the same counters, read before the exit's last steps
+    // (the final schedule() counts one voluntary switch more, kernel/sched/core.c).
+    for ru_key in ["minflt", "majflt"] {
+        let key = if ru_key == "minflt" {
+            "minor_faults"
+        } else {
+            "major_faults"
+        };
+        let (a, b) = (u(&usage, key), u(&o["rusage"], ru_key));
+        assert!(a <= b && b - a <= 2, "{key}: {a} vs wait4's {b}");
+    }
+    for (key, ru_key) in [
+        ("voluntary_ctxt_switches", "nvcsw"),
+        ("involuntary_ctxt_switches", "nivcsw"),
+    ] {
+        let (a, b) = (u(&usage, key), u(&o["rusage"], ru_key));
+        assert!(a <= b && b - a <= 5, "{key}: {a} vs wait4's {b}");
+    }
+}
+
+fn threads_are_summed_even_when_killed_running(mode: &str) {
+    // Joined threads were released before the exit: their time is in signal_struct.
+    let (usage, o) = traced(mode, &["threads", "3", "200"]);
+    assert_cpu(&usage, &o["rusage"], 0, "joined threads");
+    assert!(u(&usage, "cpu_user_ns") >= 300 * MS, "{usage}");
+    // exit_group while two threads burn: they die with the process, some still exiting when
+    // the last one reads the counters: the thread list walk counts them.
+    let (usage, o) = traced(mode, &["threads-exit", "2", "300"]);
+    assert_cpu(&usage, &o["rusage"], 0, "threads killed running");
+    assert!(u(&usage, "cpu_user_ns") >= 400 * MS, "{usage}");
+    // The main thread ended first: a zombie thread on the list, its time in no total yet.
+    let (usage, o) = traced(mode, &["leader-first", "200"]);
+    assert_cpu(&usage, &o["rusage"], 0, "leader ended first");
+    assert!(u(&usage, "cpu_user_ns") >= 300 * MS, "{usage}");
+}
+
+fn memory_peaks_agree_with_wait4(mode: &str) {
+    let (usage, o) = traced(mode, &["touch", "200"]);
+    // The kernel's peak is wait4's, exactly (both are signal->maxrss).
+    assert_eq!(
+        u(&usage, "rusage_max_rss_bytes"),
+        u(&o["rusage"], "maxrss_bytes")
+    );
+    // Never exec'd: the forked copy's own peak, the 200 MiB plus the program itself.
+    let own = u(&usage, "max_rss_bytes");
+    assert!((200 * MIB..232 * MIB).contains(&own), "{usage}");
+    // The teardown of 200 MiB comes after the exit tracepoint on 6.16+.
+    assert_cpu(&usage, &o["rusage"], 40 * MS, "touch");
+
+    // An exec'd program whose peak rises above what it inherited: its own on every kernel.
+    let (usage, o) = traced(mode, &["exec-touch", "100"]);
+    assert_eq!(
+        u(&usage, "rusage_max_rss_bytes"),
+        u(&o["rusage"], "maxrss_bytes")
+    );
+    let own = u(&usage, "max_rss_bytes");
+    assert!((100 * MIB..132 * MIB).contains(&own), "{usage}");
+
+    // The trap: the parent touched 500 MiB, its child exec'd /bin/true. wait4 reports the
+    // parent's image (exec_mmap() folded it in); proctrace's max_rss_bytes is true's own,
+    // or null where the kernel cannot tell it apart (before 6.16, README).
+    let (usage, o) = traced(mode, &["exec-after-touch", "500", "/bin/true"]);
+    let kernel = u(&usage, "rusage_max_rss_bytes");
+    assert_eq!(kernel, u(&o["rusage"], "maxrss_bytes"));
+    assert!(kernel >= 500 * MIB, "{usage}");
+    if kernel_release() >= (6, 16) {
+        let own = u(&usage, "max_rss_bytes");
+        assert!(own < 16 * MIB, "true's own peak: {usage}");
+    } else {
+        assert_eq!(usage["max_rss_bytes"], Value::Null, "{usage}");
+    }
+}
+
+fn storage_writes_agree_with_wait4(mode: &str) {
+    let dir = std::env::temp_dir().join(format!("proctrace-usage-{}-{mode}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("out");
+    let (usage, o) = traced(mode, &["write", "50", file.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let written = u(&usage, "write_bytes");
+    // ru_oublock is the same counter in 512-byte blocks (task_io_get_oublock()).
+    assert_eq!(written / 512, u(&o["rusage"], "oublock"), "{usage}");
+    assert!(written >= 50 * MIB, "{usage}");
+    assert_eq!(
+        u(&usage, "read_bytes") / 512,
+        u(&o["rusage"], "inblock"),
+        "{usage}"
+    );
+}
+
+fn reaped_children_agree_with_getrusage(mode: &str) {
+    let (usage, o) = traced(mode, &["children", "200"]);
+    let report = &o["children"];
+    // getrusage(RUSAGE_CHILDREN) returns signal->c* as they are: the same figures, in µs.
+    assert_eq!(
+        u(&usage, "children_cpu_user_ns") / 1000,
+        u(report, "user_ns") / 1000
+    );
+    assert_eq!(
+        u(&usage, "children_cpu_system_ns") / 1000,
+        u(report, "system_ns") / 1000
+    );
+    assert!(u(&usage, "children_cpu_user_ns") >= 150 * MS, "{usage}");
+    for (key, ru_key) in [
+        ("children_max_rss_bytes", "maxrss_bytes"),
+        ("children_minor_faults", "minflt"),
+        ("children_major_faults", "majflt"),
+        ("children_voluntary_ctxt_switches", "nvcsw"),
+        ("children_involuntary_ctxt_switches", "nivcsw"),
+    ] {
+        assert_eq!(
+            u(&usage, key),
+            u(report, ru_key),
+            "{key}: {usage} vs {report}"
+        );
+    }
+    assert_eq!(
+        u(&usage, "children_write_bytes") / 512,
+        u(report, "oublock")
+    );
+    // The child itself only waited: its own time is small, its total is wait4's.
+    assert!(u(&usage, "cpu_user_ns") < 50 * MS, "{usage}");
+}
