@@ -132,8 +132,9 @@ fn spawn(body: impl FnOnce()) -> Option<libc::pid_t> {
 fn burn(ms: u64) {
     let until = Instant::now() + Duration::from_millis(ms);
     let mut x = 0u64;
+    // Clock reads far apart: under qemu TCG each one is a syscall, system time.
     while Instant::now() < until {
-        for i in 0..10_000u64 {
+        for i in 0..1_000_000u64 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
         }
         std::hint::black_box(x);

@@ -51,7 +51,7 @@ fn traced(mode: &str, args: &[&str]) -> (Value, Value) {
 
 /// CPU: proctrace's total is the runtime when the last thread exited; wait4's comes later, by
 /// at most one scheduler tick of the exiting thread plus the exit's own work (address space
-/// teardown: `teardown_ns`). The split follows the same tick ratio.
+/// teardown: `teardown_ns`). The split follows the same tick ratio. Slack: 10 ms + 3 %.
 fn assert_cpu(usage: &Value, ru: &Value, teardown_ns: u64, what: &str) {
     let ours = (u(usage, "cpu_user_ns"), u(usage, "cpu_system_ns"));
     let theirs = (u(ru, "user_ns"), u(ru, "system_ns"));
@@ -61,11 +61,14 @@ fn assert_cpu(usage: &Value, ru: &Value, teardown_ns: u64, what: &str) {
         ours_total <= theirs_total + 2_000,
         "{what}: proctrace's CPU {ours:?} above wait4's {theirs:?}"
     );
-    eprintln!(
-        "DELTA {what}: ours {ours:?} theirs {theirs:?} short {}",
+    // Shown with a failure (the harness captures it otherwise): the measured gap.
+    println!(
+        "{what}: proctrace {ours:?}, wait4 {theirs:?}: {} ns short",
         theirs_total as i64 - ours_total as i64
     );
-    let slack = 10 * MS + teardown_ns;
+    // Under emulation (the kernel matrix's qemu TCG guests) the exit's last steps take
+    // several times longer: part of the slack is relative.
+    let slack = 10 * MS + theirs_total * 3 / 100 + teardown_ns;
     assert!(
         theirs_total - ours_total.min(theirs_total) <= slack,
         "{what}: proctrace's CPU {ours:?} short of wait4's {theirs:?} by more than {slack} ns"
@@ -79,13 +82,21 @@ fn assert_cpu(usage: &Value, ru: &Value, teardown_ns: u64, what: &str) {
     assert_eq!(usage["complete"], true, "{what}: {usage}");
 }
 
+/// The scenario did what it says: at least `min_ns` of CPU, most of it in `key` (under qemu
+/// TCG the clock reads of a burn loop are syscalls, so only most).
+fn assert_spent(usage: &Value, key: &str, min_ns: u64) {
+    let total = u(usage, "cpu_user_ns") + u(usage, "cpu_system_ns");
+    assert!(total >= min_ns, "{key}: {usage}");
+    assert!(u(usage, key) >= total / 2, "{key}: {usage}");
+}
+
 fn cpu_agrees_with_wait4(mode: &str) {
     let (usage, o) = traced(mode, &["user", "300"]);
     assert_cpu(&usage, &o["rusage"], 0, "user");
-    assert!(u(&usage, "cpu_user_ns") >= 250 * MS, "{usage}");
+    assert_spent(&usage, "cpu_user_ns", 200 * MS);
     let (usage, o) = traced(mode, &["system", "300"]);
     assert_cpu(&usage, &o["rusage"], 0, "system");
-    assert!(u(&usage, "cpu_system_ns") >= 200 * MS, "{usage}");
+    assert_spent(&usage, "cpu_system_ns", 200 * MS);
     // Faults and context switches: the same counters, read before the exit's last steps
     // (the final schedule() counts one voluntary switch more, kernel/sched/core.c).
     for ru_key in ["minflt", "majflt"] {
@@ -110,16 +121,16 @@ fn threads_are_summed_even_when_killed_running(mode: &str) {
     // Joined threads were released before the exit: their time is in signal_struct.
     let (usage, o) = traced(mode, &["threads", "3", "200"]);
     assert_cpu(&usage, &o["rusage"], 0, "joined threads");
-    assert!(u(&usage, "cpu_user_ns") >= 300 * MS, "{usage}");
+    assert_spent(&usage, "cpu_user_ns", 300 * MS);
     // exit_group while two threads burn: they die with the process, some still exiting when
     // the last one reads the counters: the thread list walk counts them.
     let (usage, o) = traced(mode, &["threads-exit", "2", "300"]);
     assert_cpu(&usage, &o["rusage"], 0, "threads killed running");
-    assert!(u(&usage, "cpu_user_ns") >= 400 * MS, "{usage}");
+    assert_spent(&usage, "cpu_user_ns", 400 * MS);
     // The main thread ended first: a zombie thread on the list, its time in no total yet.
     let (usage, o) = traced(mode, &["leader-first", "200"]);
     assert_cpu(&usage, &o["rusage"], 0, "leader ended first");
-    assert!(u(&usage, "cpu_user_ns") >= 300 * MS, "{usage}");
+    assert_spent(&usage, "cpu_user_ns", 300 * MS);
 }
 
 fn memory_peaks_agree_with_wait4(mode: &str) {
@@ -168,12 +179,31 @@ fn storage_writes_agree_with_wait4(mode: &str) {
     let written = u(&usage, "write_bytes");
     // ru_oublock is the same counter in 512-byte blocks (task_io_get_oublock()).
     assert_eq!(written / 512, u(&o["rusage"], "oublock"), "{usage}");
-    assert!(written >= 50 * MIB, "{usage}");
+    // Storage I/O is counted when pages are dirtied for writeback
+    // (mm/page-writeback.c folio_account_dirtied()); a tmpfs or ramfs has none (the kernel
+    // matrix's guests run from an initramfs).
+    if has_writeback(&std::env::temp_dir()) {
+        assert!(written >= 50 * MIB, "{usage}");
+    } else {
+        assert_eq!(written, 0, "{usage}");
+    }
     assert_eq!(
         u(&usage, "read_bytes") / 512,
         u(&o["rusage"], "inblock"),
         "{usage}"
     );
+}
+
+/// Whether `dir` is on a filesystem with writeback (not tmpfs or ramfs).
+fn has_writeback(dir: &std::path::Path) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: an all-zero statfs is valid; statfs fills it.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid NUL-terminated path and pointer.
+    assert_eq!(unsafe { libc::statfs(path.as_ptr(), &mut st) }, 0, "statfs");
+    !matches!(st.f_type as i64, TMPFS_MAGIC | RAMFS_MAGIC)
 }
 
 fn reaped_children_agree_with_getrusage(mode: &str) {
@@ -188,7 +218,8 @@ fn reaped_children_agree_with_getrusage(mode: &str) {
         u(&usage, "children_cpu_system_ns") / 1000,
         u(report, "system_ns") / 1000
     );
-    assert!(u(&usage, "children_cpu_user_ns") >= 150 * MS, "{usage}");
+    let children = u(&usage, "children_cpu_user_ns") + u(&usage, "children_cpu_system_ns");
+    assert!(children >= 150 * MS, "{usage}");
     for (key, ru_key) in [
         ("children_max_rss_bytes", "maxrss_bytes"),
         ("children_minor_faults", "minflt"),

@@ -68,6 +68,10 @@ pub struct Options {
     /// Benchmark this proctrace binary instead of building target/release/proctrace
     #[arg(long)]
     proctrace: Option<PathBuf>,
+    /// Also benchmark this proctrace binary, as `proctrace-baseline` beside `proctrace` (e.g.
+    /// a build of the commit before a change): the change's cost, measured in the same run
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Keep the tracers' output files in target/bench/out
     #[arg(long)]
     keep_output: bool,
@@ -128,7 +132,11 @@ pub fn run(opts: Options) -> Result<()> {
     let script = bench_dir.join("proctrace-equivalent.bt");
     fs::write(&script, tracers::BPFTRACE_SCRIPT)?;
 
-    let all = select_tracers(tracers::all(&proctrace, &script), &opts)?;
+    let mut tracers = tracers::all(&proctrace, &script);
+    if let Some(baseline) = &opts.baseline {
+        tracers.insert(1, tracers::baseline(baseline));
+    }
+    let all = select_tracers(tracers, &opts)?;
     if !opts.no_install {
         host::install_missing(&all);
     }
@@ -167,7 +175,11 @@ fn select_tracers(mut all: Vec<Tracer>, opts: &Options) -> Result<Vec<Tracer>> {
                 all.iter().map(|t| t.key).collect::<Vec<_>>().join(", ")
             );
         }
-        all.retain(|t| t.key == "proctrace" || opts.tracers.iter().any(|k| k == t.key));
+        all.retain(|t| {
+            t.key == "proctrace"
+                || t.key == tracers::BASELINE
+                || opts.tracers.iter().any(|k| k == t.key)
+        });
     }
     Ok(all)
 }

@@ -159,6 +159,23 @@ pub fn all(proctrace: &Path, script: &Path) -> Vec<Tracer> {
     ]
 }
 
+/// Key of the `--baseline` build.
+pub const BASELINE: &str = "proctrace-baseline";
+
+/// proctrace built from another commit (`--baseline`), run exactly as proctrace is.
+pub fn baseline(program: &Path) -> Tracer {
+    Tracer {
+        key: BASELINE,
+        label: "proctrace (baseline build)",
+        package: None,
+        program: program.to_owned(),
+        args: Vec::new(),
+        ready: Ready::Marker("\"type\":\"start\""),
+        format: Format::Proctrace,
+        records: "as proctrace, from the baseline commit",
+    }
+}
+
 /// The program's path: as given when it contains a `/`, else searched in PATH and the sbin
 /// directories (root's tools live there).
 pub fn find_program(program: &Path) -> Option<PathBuf> {
