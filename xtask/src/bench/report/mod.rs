@@ -8,6 +8,7 @@
 //! - [`values`]: how losses and counts are written.
 
 mod section;
+mod side_baseline;
 mod side_json;
 mod side_markdown;
 mod side_targets;

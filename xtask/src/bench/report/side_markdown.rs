@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{
-    side_targets,
+    side_baseline, side_targets,
     stats::{median, Row, SideBySide},
     values::lost_text,
     Meta,
@@ -22,6 +22,7 @@ pub fn side_markdown(meta: &Meta, side: &SideBySide) -> String {
         "- Raw numbers: the table at the end of this section, and `target/bench/raw.json`."
     );
     side_targets::write(&mut out, side);
+    side_baseline::write(&mut out, side);
     for w in side.workloads {
         workload_section(&mut out, meta, side, w);
     }

@@ -7,7 +7,10 @@ use super::{
     stats::{sum_lost, Row, SideBySide},
     values::lost_text,
 };
-use crate::bench::{side_by_side::TracedRun, tracers::Lost};
+use crate::bench::{
+    side_by_side::TracedRun,
+    tracers::{Lost, BASELINE},
+};
 
 /// Slowdown targets of issue #5, per workload.
 const EXEC_SLOWDOWN_TARGET: f64 = 1.03;
@@ -115,7 +118,11 @@ fn cpu_vs_bpftrace_row(out: &mut String, side: &SideBySide) {
 fn slowdown_target(side: &SideBySide, workload: &str, limit: f64) -> Option<(String, String)> {
     let rows = side.rows(workload);
     let ours = rows.iter().find(|r| r.tracer == "proctrace")?;
-    let peers: Vec<&Row> = rows.iter().filter(|r| r.tracer != "proctrace").collect();
+    // The baseline build is proctrace itself, not a peer.
+    let peers: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.tracer != "proctrace" && r.tracer != BASELINE)
+        .collect();
     let mut measured = format!(
         "proctrace {:.3}× (workload CPU {:.3}×)",
         ours.slowdown, ours.cpu_slowdown
