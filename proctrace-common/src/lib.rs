@@ -20,6 +20,9 @@ pub const ABSENT64: u64 = u64::MAX;
 /// threads not yet released are on the list (the last one, a zombie leader, threads still
 /// exiting), a handful; more are reported with [`exit_flags::USAGE_INCOMPLETE`].
 pub const USAGE_MAX_THREADS: u32 = 128;
+/// Bytes of `signal_struct` the exit program copies at once to read the usage counters from
+/// (one probe read instead of twenty: they sit together, after `stats_lock`).
+pub const USAGE_BLOCK_CAP: usize = 256;
 
 /// `kind` values of [`EventHeader`].
 pub mod kind {
@@ -402,6 +405,12 @@ pub struct Config {
     pub signal_cinblock: u32,
     pub signal_coublock: u32,
     pub signal_cmaxrss: u32,
+    /// The span of signal_struct holding every `signal_*` usage counter above (but
+    /// `thread_head` and `stats_seq`): read as one block when `signal_block_len` is not 0
+    /// (at most [`USAGE_BLOCK_CAP`]); 0 when the members lie further apart (a randomized
+    /// layout), and each is then read on its own.
+    pub signal_block_start: u32,
+    pub signal_block_len: u32,
     // mm_struct: `hiwater_rss`; the rss counters of MM_FILEPAGES, MM_ANONPAGES and
     // MM_SHMEMPAGES (the ones get_mm_rss() sums) as offsets of their `long`/`s64` value from
     // the start of mm_struct (atomic_long_t or percpu_counter.count, by kernel version).
@@ -410,7 +419,7 @@ pub struct Config {
     pub mm_rss_anon: u32,
     pub mm_rss_shmem: u32,
 }
-const _: () = assert!(core::mem::size_of::<Config>() == 76 * 4);
+const _: () = assert!(core::mem::size_of::<Config>() == 78 * 4);
 
 impl Config {
     pub const fn absent() -> Self {
@@ -487,6 +496,8 @@ impl Config {
             signal_cinblock: ABSENT,
             signal_coublock: ABSENT,
             signal_cmaxrss: ABSENT,
+            signal_block_start: 0,
+            signal_block_len: 0,
             mm_hiwater_rss: ABSENT,
             mm_rss_file: ABSENT,
             mm_rss_anon: ABSENT,

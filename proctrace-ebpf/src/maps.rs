@@ -2,7 +2,7 @@ use aya_ebpf::{
     macros::map,
     maps::{LruHashMap, PerCpuArray, RingBuf},
 };
-use proctrace_common::{counter, ExecEvent};
+use proctrace_common::{counter, ExecEvent, USAGE_BLOCK_CAP};
 
 /// All events, in one ring buffer so that their order is the order of reservation (the
 /// ring buffer's producer lock serialises CPUs): a fork is always before the child's events.
@@ -17,6 +17,12 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::C
 /// Scratch space for building an exec record: far larger than the 512-byte stack.
 #[map]
 pub static EXEC_SCRATCH: PerCpuArray<ExecEvent> = PerCpuArray::with_max_entries(1, 0);
+
+/// A copy of the exiting process's signal_struct counters (usage.rs). Per CPU and safe to
+/// reuse: the kernel never runs one program twice at once on a CPU (a nested run is skipped
+/// and counted in its `recursion_misses`, which proctrace reports).
+#[map]
+pub static USAGE_SCRATCH: PerCpuArray<[u8; USAGE_BLOCK_CAP]> = PerCpuArray::with_max_entries(1, 0);
 
 /// Classic-tracepoint mode: child tid -> clone_flags, written by task_newtask and consumed by
 /// sched_process_fork right after it in the same task (kernel/fork.c copy_process then

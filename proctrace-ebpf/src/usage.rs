@@ -5,11 +5,11 @@
 //! the last thread, at `sched_process_exit`.
 use core::ptr::addr_of_mut;
 
-use proctrace_common::{counter, Usage, ABSENT, ABSENT64, USAGE_MAX_THREADS};
+use proctrace_common::{counter, Usage, ABSENT, ABSENT64, USAGE_BLOCK_CAP, USAGE_MAX_THREADS};
 
 use crate::{
     config::conf,
-    maps::count,
+    maps::{count, USAGE_SCRATCH},
     task::{probe_u64, read_at, ReadError, Task},
 };
 
@@ -60,10 +60,96 @@ fn figure(sum: u64, ok: bool, task_off: u32, signal_off: u32) -> u64 {
     }
 }
 
+/// The exiting process's signal_struct: its counters from one copy of their block
+/// (`signal_block_*`, resolved from BTF) when the layout keeps them together, else each read
+/// on its own.
+#[derive(Clone, Copy)]
+struct Signal {
+    addr: u64,
+    /// The copy in USAGE_SCRATCH, or null.
+    block: *const u8,
+}
+
+impl Signal {
+    /// Takes a fresh copy of the block; the helper's error (0 or -errno) for the sum.
+    #[inline(always)]
+    fn load(addr: u64) -> (Signal, i64) {
+        let none = Signal {
+            addr,
+            block: core::ptr::null(),
+        };
+        let len = conf!(signal_block_len);
+        if len == 0 || addr == 0 {
+            return (none, 0);
+        }
+        let Some(scratch) = USAGE_SCRATCH.get_ptr_mut(0) else {
+            return (none, 0);
+        };
+        let len = if len as usize > USAGE_BLOCK_CAP {
+            USAGE_BLOCK_CAP as u32
+        } else {
+            len
+        };
+        let src = addr.wrapping_add(conf!(signal_block_start) as u64);
+        // SAFETY: at most USAGE_BLOCK_CAP bytes into the per-CPU map value of that size; the
+        // helper copes with any source address.
+        let ret = unsafe {
+            aya_ebpf::helpers::generated::bpf_probe_read_kernel(
+                scratch.cast(),
+                len,
+                src as *const core::ffi::c_void,
+            )
+        };
+        let sig = Signal {
+            addr,
+            block: scratch as *const u8,
+        };
+        (sig, ret)
+    }
+
+    /// The u64 at `off` (not ABSENT) and an error code, as [`probe_u64`] gives them.
+    #[inline(always)]
+    fn read(self, off: u32) -> (u64, i64) {
+        if self.block.is_null() {
+            return probe_u64(self.addr.wrapping_add(off as u64));
+        }
+        let rel = off.wrapping_sub(conf!(signal_block_start)) as usize;
+        if rel > USAGE_BLOCK_CAP - 8 {
+            return (0, -1);
+        }
+        // SAFETY: `rel + 8 <= USAGE_BLOCK_CAP`, inside the copy.
+        let v = unsafe { core::ptr::read_unaligned(self.block.add(rel).cast::<u64>()) };
+        (v, 0)
+    }
+
+    /// A figure read alone: ABSENT64 when this kernel lacks it or the read failed.
+    #[inline(always)]
+    fn figure(self, off: u32) -> u64 {
+        if off == ABSENT || self.addr == 0 {
+            return ABSENT64;
+        }
+        match self.read(off) {
+            (v, 0) => v,
+            _ => ABSENT64,
+        }
+    }
+}
+
+/// Adds the signal_struct counter at `off`, like [`add`].
+#[inline(always)]
+fn add_signal(acc: &mut u64, err: &mut i64, sig: Signal, off: u32) {
+    if off == ABSENT {
+        return;
+    }
+    let (v, ret) = sig.read(off);
+    *acc = acc.wrapping_add(v);
+    *err |= ret;
+}
+
 impl Sums {
     /// signal_struct's totals of the released threads.
     #[inline(always)]
-    fn of_signal(signal: u64) -> Sums {
+    fn of_signal(sig: Signal) -> Sums {
         let mut s = Sums {
             runtime: 0,
             utime: 0,
@@ -77,15 +163,15 @@ impl Sums {
             err: 0,
         };
         let e = &mut s.err;
-        add(&mut s.runtime, e, signal, conf!(signal_sum_sched_runtime));
-        add(&mut s.utime, e, signal, conf!(signal_utime));
-        add(&mut s.stime, e, signal, conf!(signal_stime));
-        add(&mut s.min_flt, e, signal, conf!(signal_min_flt));
-        add(&mut s.maj_flt, e, signal, conf!(signal_maj_flt));
-        add(&mut s.nvcsw, e, signal, conf!(signal_nvcsw));
-        add(&mut s.nivcsw, e, signal, conf!(signal_nivcsw));
-        add(&mut s.read_bytes, e, signal, conf!(signal_read_bytes));
-        add(&mut s.write_bytes, e, signal, conf!(signal_write_bytes));
+        add_signal(&mut s.runtime, e, sig, conf!(signal_sum_sched_runtime));
+        add_signal(&mut s.utime, e, sig, conf!(signal_utime));
+        add_signal(&mut s.stime, e, sig, conf!(signal_stime));
+        add_signal(&mut s.min_flt, e, sig, conf!(signal_min_flt));
+        add_signal(&mut s.maj_flt, e, sig, conf!(signal_maj_flt));
+        add_signal(&mut s.nvcsw, e, sig, conf!(signal_nvcsw));
+        add_signal(&mut s.nivcsw, e, sig, conf!(signal_nivcsw));
+        add_signal(&mut s.read_bytes, e, sig, conf!(signal_read_bytes));
+        add_signal(&mut s.write_bytes, e, sig, conf!(signal_write_bytes));
         s
     }
 
@@ -134,23 +220,27 @@ fn add_threads(sums: &mut Sums, signal: u64) -> bool {
     false
 }
 
-/// The process's own sums; `complete` is false when a thread may be missing or counted twice.
+/// The process's own sums, and the signal_struct copy they were taken from; `complete` is
+/// false when a thread may be missing or counted twice.
 #[inline(always)]
-fn own_sums(signal: u64) -> (Sums, bool) {
+fn own_sums(signal: u64) -> (Sums, Signal, bool) {
     for attempt in 0..ATTEMPTS {
         let (before, e1) = probe_u32(signal, conf!(signal_stats_seq));
-        let mut sums = Sums::of_signal(signal);
+        let (sig, e0) = Signal::load(signal);
+        let mut sums = Sums::of_signal(sig);
+        sums.err |= e0;
         let walked = add_threads(&mut sums, signal);
         let (after, e2) = probe_u32(signal, conf!(signal_stats_seq));
         let steady = e1 == 0 && e2 == 0 && before == after && before & 1 == 0;
         if steady || attempt + 1 == ATTEMPTS {
-            return (sums, walked && steady);
+            return (sums, sig, walked && steady);
         }
     }
     // Not reached (ATTEMPTS > 0); a failed sum if it were.
-    let mut failed = Sums::of_signal(0);
+    let (sig, _) = Signal::load(0);
+    let mut failed = Sums::of_signal(sig);
     failed.err = -1;
-    (failed, false)
+    (failed, sig, false)
 }
 
 #[inline(always)]
@@ -159,11 +249,6 @@ fn probe_u32(base: u64, off: u32) -> (u32, i64) {
         return (0, -1);
     }
     read_at::<u32>(base, off).map_or((0, -1), |v| (v, 0))
-}
-
-#[inline(always)]
-fn read_or_absent(base: u64, off: u32) -> u64 {
-    read_at::<u64>(base, off).unwrap_or(ABSENT64)
 }
 
 /// get_mm_hiwater_rss() (include/linux/mm.h): max(hiwater_rss, get_mm_rss()), where
@@ -209,7 +294,7 @@ macro_rules! put {
 #[inline(always)]
 pub fn fill(task: Task, u: *mut Usage) -> bool {
     let signal = task.signal().unwrap_or(0);
-    let (own, complete) = own_sums(signal);
+    let (own, sig, complete) = own_sums(signal);
     let ok = signal != 0 && own.err == 0;
     if signal != 0 && own.err != 0 {
         count(counter::KERNEL_READ_FAILED);
@@ -224,8 +309,8 @@ pub fn fill(task: Task, u: *mut Usage) -> bool {
     );
     put!(u.utime_ns = figure(own.utime, ok, conf!(task_utime), conf!(signal_utime)));
     put!(u.stime_ns = figure(own.stime, ok, conf!(task_stime), conf!(signal_stime)));
-    put!(u.prev_utime_ns = read_or_absent(signal, conf!(signal_prev_utime)));
-    put!(u.prev_stime_ns = read_or_absent(signal, conf!(signal_prev_stime)));
+    put!(u.prev_utime_ns = sig.figure(conf!(signal_prev_utime)));
+    put!(u.prev_stime_ns = sig.figure(conf!(signal_prev_stime)));
     put!(u.min_flt = figure(own.min_flt, ok, conf!(task_min_flt), conf!(signal_min_flt)));
     put!(u.maj_flt = figure(own.maj_flt, ok, conf!(task_maj_flt), conf!(signal_maj_flt)));
     put!(u.nvcsw = figure(own.nvcsw, ok, conf!(task_nvcsw), conf!(signal_nvcsw)));
@@ -246,16 +331,16 @@ pub fn fill(task: Task, u: *mut Usage) -> bool {
             conf!(signal_write_bytes)
         )
     );
-    put!(u.maxrss_pages = read_or_absent(signal, conf!(signal_maxrss)));
+    put!(u.maxrss_pages = sig.figure(conf!(signal_maxrss)));
     put!(u.mm_hiwater_pages = mm_hiwater(task));
-    put!(u.cutime_ns = read_or_absent(signal, conf!(signal_cutime)));
-    put!(u.cstime_ns = read_or_absent(signal, conf!(signal_cstime)));
-    put!(u.cmin_flt = read_or_absent(signal, conf!(signal_cmin_flt)));
-    put!(u.cmaj_flt = read_or_absent(signal, conf!(signal_cmaj_flt)));
-    put!(u.cnvcsw = read_or_absent(signal, conf!(signal_cnvcsw)));
-    put!(u.cnivcsw = read_or_absent(signal, conf!(signal_cnivcsw)));
-    put!(u.cinblock = read_or_absent(signal, conf!(signal_cinblock)));
-    put!(u.coublock = read_or_absent(signal, conf!(signal_coublock)));
-    put!(u.cmaxrss_pages = read_or_absent(signal, conf!(signal_cmaxrss)));
+    put!(u.cutime_ns = sig.figure(conf!(signal_cutime)));
+    put!(u.cstime_ns = sig.figure(conf!(signal_cstime)));
+    put!(u.cmin_flt = sig.figure(conf!(signal_cmin_flt)));
+    put!(u.cmaj_flt = sig.figure(conf!(signal_cmaj_flt)));
+    put!(u.cnvcsw = sig.figure(conf!(signal_cnvcsw)));
+    put!(u.cnivcsw = sig.figure(conf!(signal_cnivcsw)));
+    put!(u.cinblock = sig.figure(conf!(signal_cinblock)));
+    put!(u.coublock = sig.figure(conf!(signal_coublock)));
+    put!(u.cmaxrss_pages = sig.figure(conf!(signal_cmaxrss)));
     complete
 }

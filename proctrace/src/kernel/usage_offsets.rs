@@ -4,7 +4,7 @@
 //! Every one of them is optional: a member this kernel lacks (a config option off, a rename)
 //! makes its figure `null` and is listed in [`UsageLayout::missing`]; tracing never depends
 //! on it.
-use proctrace_common::{Config, ABSENT};
+use proctrace_common::{Config, ABSENT, USAGE_BLOCK_CAP};
 use serde::Serialize;
 
 use crate::kernel::btf::{BtfError, MemberLookup};
@@ -112,6 +112,7 @@ pub fn fill(c: &mut Config, btf: &impl MemberLookup) -> Result<UsageLayout, BtfE
     c.signal_cinblock = r.signal("cinblock")?;
     c.signal_coublock = r.signal("coublock")?;
     c.signal_cmaxrss = r.signal("cmaxrss")?;
+    (c.signal_block_start, c.signal_block_len) = signal_block(c);
 
     // mm_struct (include/linux/mm_types.h).
     c.mm_hiwater_rss = r.first("mm_struct", &["hiwater_rss"])?;
@@ -125,6 +126,47 @@ pub fn fill(c: &mut Config, btf: &impl MemberLookup) -> Result<UsageLayout, BtfE
         rss_stat: rss_stat.map(|(layout, _)| layout),
         missing: r.missing,
     })
+}
+
+/// The span covering every signal_struct counter read at exit, if it fits in
+/// [`USAGE_BLOCK_CAP`]: (start, len), or (0, 0).
+fn signal_block(c: &Config) -> (u32, u32) {
+    let offsets: Vec<u32> = [
+        c.signal_sum_sched_runtime,
+        c.signal_utime,
+        c.signal_stime,
+        c.signal_prev_utime,
+        c.signal_prev_stime,
+        c.signal_min_flt,
+        c.signal_maj_flt,
+        c.signal_nvcsw,
+        c.signal_nivcsw,
+        c.signal_read_bytes,
+        c.signal_write_bytes,
+        c.signal_maxrss,
+        c.signal_cutime,
+        c.signal_cstime,
+        c.signal_cmin_flt,
+        c.signal_cmaj_flt,
+        c.signal_cnvcsw,
+        c.signal_cnivcsw,
+        c.signal_cinblock,
+        c.signal_coublock,
+        c.signal_cmaxrss,
+    ]
+    .into_iter()
+    .filter(|&off| off != ABSENT)
+    .collect();
+    let (Some(&start), Some(&last)) = (offsets.iter().min(), offsets.iter().max()) else {
+        return (0, 0);
+    };
+    // Every counter is 8 bytes (u64 or unsigned long on the 64-bit kernels we support).
+    let len = last - start + 8;
+    if len as usize <= USAGE_BLOCK_CAP {
+        (start, len)
+    } else {
+        (0, 0)
+    }
 }
 
 /// Offsets of the file, anon and shmem counters' values from the start of mm_struct.
@@ -297,6 +339,8 @@ mod tests {
         assert_eq!(c.task_thread_node, 8);
         assert_eq!(c.signal_stats_seq, 8 * 11 + 8);
         assert_eq!(c.signal_cmaxrss, 8 * 32 + 8);
+        // sum_sched_runtime (8 * 12 + 8) to cmaxrss: one block.
+        assert_eq!((c.signal_block_start, c.signal_block_len), (104, 168));
     }
 
     #[test]
@@ -326,8 +370,11 @@ mod tests {
                 len: 5,
             },
         );
+        // A randomized layout: one counter far from the others, each read on its own.
+        f.members.insert(("signal_struct", "cmaxrss"), 3000);
         let mut c = Config::absent();
         let layout = fill(&mut c, &f).expect("fill");
+        assert_eq!((c.signal_block_start, c.signal_block_len), (0, 0));
         assert_eq!(c.task_read_bytes, ABSENT);
         assert_eq!(c.signal_stats_seq, 4000);
         assert_eq!(c.mm_rss_file, ABSENT);
