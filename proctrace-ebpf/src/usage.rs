@@ -62,29 +62,29 @@ fn figure(sum: u64, ok: bool, task_off: u32, signal_off: u32) -> u64 {
 
 /// The exiting process's signal_struct: its counters from one copy of their block
 /// (`signal_block_*`, resolved from BTF) when the layout keeps them together, else each read
-/// on its own.
+/// on its own. Which of the two is a load-time constant: the verifier keeps one path.
 #[derive(Clone, Copy)]
 struct Signal {
     addr: u64,
-    /// The copy in USAGE_SCRATCH, or null.
-    block: *const u8,
+    /// USAGE_SCRATCH's value (never null), holding the copy in block mode.
+    block: *mut u8,
 }
 
 impl Signal {
     /// Takes a fresh copy of the block; the helper's error (0 or -errno) for the sum.
     #[inline(always)]
-    fn load(addr: u64) -> (Signal, i64) {
-        let none = Signal {
+    fn load(addr: u64, scratch: *mut u8) -> (Signal, i64) {
+        let sig = Signal {
             addr,
-            block: core::ptr::null(),
+            block: scratch,
         };
-        let len = conf!(signal_block_len);
-        if len == 0 || addr == 0 {
-            return (none, 0);
+        if addr == 0 {
+            return (sig, -1);
         }
-        let Some(scratch) = USAGE_SCRATCH.get_ptr_mut(0) else {
-            return (none, 0);
-        };
+        let len = conf!(signal_block_len);
+        if len == 0 {
+            return (sig, 0);
+        }
         let len = if len as usize > USAGE_BLOCK_CAP {
             USAGE_BLOCK_CAP as u32
         } else {
@@ -100,24 +100,20 @@ impl Signal {
                 src as *const core::ffi::c_void,
             )
         };
-        let sig = Signal {
-            addr,
-            block: scratch as *const u8,
-        };
         (sig, ret)
     }
 
     /// The u64 at `off` (not ABSENT) and an error code, as [`probe_u64`] gives them.
     #[inline(always)]
     fn read(self, off: u32) -> (u64, i64) {
-        if self.block.is_null() {
+        if conf!(signal_block_len) == 0 {
             return probe_u64(self.addr.wrapping_add(off as u64));
         }
         let rel = off.wrapping_sub(conf!(signal_block_start)) as usize;
         if rel > USAGE_BLOCK_CAP - 8 {
             return (0, -1);
         }
-        // SAFETY: `rel + 8 <= USAGE_BLOCK_CAP`, inside the copy.
+        // SAFETY: `rel + 8 <= USAGE_BLOCK_CAP`, inside the map value.
         let v = unsafe { core::ptr::read_unaligned(self.block.add(rel).cast::<u64>()) };
         (v, 0)
     }
@@ -223,10 +219,10 @@ fn add_threads(sums: &mut Sums, signal: u64) -> bool {
 /// The process's own sums, and the signal_struct copy they were taken from; `complete` is
 /// false when a thread may be missing or counted twice.
 #[inline(always)]
-fn own_sums(signal: u64) -> (Sums, Signal, bool) {
+fn own_sums(signal: u64, scratch: *mut u8) -> (Sums, Signal, bool) {
     for attempt in 0..ATTEMPTS {
         let (before, e1) = probe_u32(signal, conf!(signal_stats_seq));
-        let (sig, e0) = Signal::load(signal);
+        let (sig, e0) = Signal::load(signal, scratch);
         let mut sums = Sums::of_signal(sig);
         sums.err |= e0;
         let walked = add_threads(&mut sums, signal);
@@ -237,7 +233,7 @@ fn own_sums(signal: u64) -> (Sums, Signal, bool) {
         }
     }
     // Not reached (ATTEMPTS > 0); a failed sum if it were.
-    let (sig, _) = Signal::load(0);
+    let (sig, _) = Signal::load(0, scratch);
     let mut failed = Sums::of_signal(sig);
     failed.err = -1;
     (failed, sig, false)
@@ -293,8 +289,14 @@ macro_rules! put {
 /// false when the own figures may miss a thread (see [`own_sums`]).
 #[inline(always)]
 pub fn fill(task: Task, u: *mut Usage) -> bool {
+    // A per-CPU array's slot 0 is always there; were it not, no figure at all.
+    let Some(scratch) = USAGE_SCRATCH.get_ptr_mut(0) else {
+        // SAFETY: `u` points to the reserved record's usage block.
+        unsafe { u.write(Usage::absent()) };
+        return false;
+    };
     let signal = task.signal().unwrap_or(0);
-    let (own, sig, complete) = own_sums(signal);
+    let (own, sig, complete) = own_sums(signal, scratch.cast());
     let ok = signal != 0 && own.err == 0;
     if signal != 0 && own.err != 0 {
         count(counter::KERNEL_READ_FAILED);

@@ -133,27 +133,27 @@ fn threads_are_summed_even_when_killed_running(mode: &str) {
     assert_spent(&usage, "cpu_user_ns", 300 * MS);
 }
 
+/// The kernel's peak is wait4's, exactly (both are signal->maxrss); the program's own is the
+/// `mib` it touched plus the program itself (under 32 MiB).
+fn assert_peaks(usage: &Value, oracle: &Value, mib: u64) {
+    assert_eq!(
+        u(usage, "rusage_max_rss_bytes"),
+        u(&oracle["rusage"], "maxrss_bytes")
+    );
+    let own = u(usage, "max_rss_bytes");
+    assert!((mib * MIB..(mib + 32) * MIB).contains(&own), "{usage}");
+}
+
 fn memory_peaks_agree_with_wait4(mode: &str) {
     let (usage, o) = traced(mode, &["touch", "200"]);
-    // The kernel's peak is wait4's, exactly (both are signal->maxrss).
-    assert_eq!(
-        u(&usage, "rusage_max_rss_bytes"),
-        u(&o["rusage"], "maxrss_bytes")
-    );
     // Never exec'd: the forked copy's own peak, the 200 MiB plus the program itself.
-    let own = u(&usage, "max_rss_bytes");
-    assert!((200 * MIB..232 * MIB).contains(&own), "{usage}");
+    assert_peaks(&usage, &o, 200);
     // The teardown of 200 MiB comes after the exit tracepoint on 6.16+.
     assert_cpu(&usage, &o["rusage"], 40 * MS, "touch");
 
     // An exec'd program whose peak rises above what it inherited: its own on every kernel.
     let (usage, o) = traced(mode, &["exec-touch", "100"]);
-    assert_eq!(
-        u(&usage, "rusage_max_rss_bytes"),
-        u(&o["rusage"], "maxrss_bytes")
-    );
-    let own = u(&usage, "max_rss_bytes");
-    assert!((100 * MIB..132 * MIB).contains(&own), "{usage}");
+    assert_peaks(&usage, &o, 100);
 
     // The trap: the parent touched 500 MiB, its child exec'd /bin/true. wait4 reports the
     // parent's image (exec_mmap() folded it in); proctrace's max_rss_bytes is true's own,
