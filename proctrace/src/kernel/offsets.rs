@@ -161,7 +161,7 @@ pub fn build_config(
     btf_path: &Path,
 ) -> Result<(Config, OffsetsReport), OffsetsError> {
     let formats = Formats::read(tracefs_root)?;
-    let btf = btf::open(btf_path)?;
+    let btf = btf::CachedBtf::new(btf::open(btf_path)?);
     config_from(&formats, &btf)
 }
 

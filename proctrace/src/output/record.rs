@@ -271,7 +271,7 @@ pub struct Usage {
     pub children_read_bytes: Option<u64>,
     pub children_write_bytes: Option<u64>,
     /// False when a thread may be missing from the own figures: it was released while they
-    /// were summed, or more than 128 threads were still exiting.
+    /// were summed, or more than 16 threads were still exiting (not yet released).
     pub complete: bool,
 }
 
