@@ -16,24 +16,41 @@ struct Totals {
     max_rss_bytes: Option<u64>,
 }
 
+/// comm → exec'd path ("" when not exec'd while traced: the kernel never execs an empty
+/// path) → totals. Two levels so that counting an exit allocates nothing for a known group.
 #[derive(Debug, Default)]
 pub(super) struct Consumers {
-    groups: HashMap<(String, Option<String>), Totals>,
+    groups: HashMap<String, HashMap<String, Totals>>,
+    len: usize,
     ungrouped: u64,
 }
 
 impl Consumers {
     /// Counts one ended process.
     pub(super) fn add(&mut self, comm: &str, filename: Option<&str>, usage: &Usage) {
-        let key = (comm.to_owned(), filename.map(str::to_owned));
-        let len = self.groups.len();
-        let totals = match self.groups.get_mut(&key) {
-            Some(t) => t,
-            None if len >= MAX_GROUPS => {
+        let path = filename.unwrap_or("");
+        let known = self
+            .groups
+            .get(comm)
+            .is_some_and(|paths| paths.contains_key(path));
+        if !known {
+            if self.len >= MAX_GROUPS {
                 self.ungrouped += 1;
                 return;
             }
-            None => self.groups.entry(key).or_default(),
+            self.len += 1;
+        }
+        if !self.groups.contains_key(comm) {
+            self.groups.insert(comm.to_owned(), HashMap::new());
+        }
+        let Some(paths) = self.groups.get_mut(comm) else {
+            return;
+        };
+        if !paths.contains_key(path) {
+            paths.insert(path.to_owned(), Totals::default());
+        }
+        let Some(totals) = paths.get_mut(path) else {
+            return;
         };
         totals.processes += 1;
         let cpu = usage.cpu_user_ns.unwrap_or(0) + usage.cpu_system_ns.unwrap_or(0);
@@ -46,12 +63,14 @@ impl Consumers {
         let all: Vec<Consumer> = self
             .groups
             .iter()
-            .map(|((comm, filename), t)| Consumer {
-                comm: comm.clone(),
-                filename: filename.clone(),
-                processes: t.processes,
-                cpu_ns: t.cpu_ns,
-                max_rss_bytes: t.max_rss_bytes,
+            .flat_map(|(comm, paths)| {
+                paths.iter().map(move |(path, t)| Consumer {
+                    comm: comm.clone(),
+                    filename: (!path.is_empty()).then(|| path.clone()),
+                    processes: t.processes,
+                    cpu_ns: t.cpu_ns,
+                    max_rss_bytes: t.max_rss_bytes,
+                })
             })
             .collect();
         let by_name = |a: &Consumer, b: &Consumer| {
@@ -75,7 +94,7 @@ impl Consumers {
         TopConsumers {
             by_cpu,
             by_memory,
-            groups: self.groups.len() as u64,
+            groups: self.len as u64,
             ungrouped_processes: self.ungrouped,
         }
     }

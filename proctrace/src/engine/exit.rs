@@ -10,7 +10,7 @@ use super::usage;
 use super::Engine;
 
 impl Engine {
-    pub(super) fn on_exit(&mut self, x: Exit, out: &mut Vec<Record>) {
+    pub(super) fn on_exit(&mut self, mut x: Exit, out: &mut Vec<Record>) {
         let clock = self.clock;
         let p = self.entry_for(x.pid, x.start_ns, || {
             Proc::new(x.pid, x.start_ns, false, x.comm.clone(), x.ppid)
@@ -24,13 +24,16 @@ impl Engine {
         }
         p.ppid = x.ppid; // after a reparenting: the new parent
         p.exit_status = Some(x.status);
-        let usage = x.usage.clone().map(|u| usage::finish(*u, p.image));
-        let program = usage
-            .as_ref()
-            .map(|u| (p.comm.clone(), p.filename.clone(), u.clone()));
+        let usage = x.usage.take().map(|u| usage::finish(*u, p.image));
         let exit = exit_record(&clock, &x, p, usage);
-        if let Some((comm, filename, u)) = program {
-            self.consumers.add(&comm, filename.as_deref(), &u);
+        if let Record::Exit(ExitRecord {
+            usage: Some(u),
+            comm,
+            ..
+        }) = &exit
+        {
+            let filename = self.procs.get(&x.pid).and_then(|p| p.filename.as_deref());
+            self.consumers.add(comm, filename, u);
         }
         let Some(p) = self.procs.get_mut(&x.pid) else {
             return;
