@@ -68,8 +68,8 @@ fn live_is_zero() -> Result<bool, ReadError> {
 }
 
 /// Written in place in the reserved record: with its usage block the event is too large for
-/// the 512-byte stack. Every field is written; the timestamp is taken after the reservation,
-/// in ring-buffer order.
+/// the 512-byte stack. Every field is written; the timestamp is taken right after the
+/// reservation, in ring-buffer order.
 #[inline(always)]
 fn emit() {
     let Some(mut entry) = EVENTS.reserve::<ExitEvent>(0) else {
@@ -77,6 +77,9 @@ fn emit() {
         return;
     };
     let ev = entry.as_mut_ptr();
+    // The exit's moment: taken before the usage reads, which take a while (longer still
+    // under emulation), so that the zombie clock starts when the tracepoint fired.
+    let ktime_ns = boot_ns();
     let task = Task::current();
     let leader = task.group_leader().unwrap_or(task);
     let (status, mut flags) = status_and_flags(task, leader);
@@ -90,7 +93,7 @@ fn emit() {
     let mut comm = [0u8; COMM_LEN];
     leader.comm(&mut comm);
     let head = ExitHead {
-        header: EventHeader::new(kind::EXIT, tid, pid, task.ppid(), boot_ns()),
+        header: EventHeader::new(kind::EXIT, tid, pid, task.ppid(), ktime_ns),
         start_ns: leader.start_boottime().unwrap_or(0),
         status,
         uid: current_uid(),
