@@ -131,8 +131,13 @@ pub struct ForkEvent {
     pub flags: u32,
     pub _pad: u32,
     pub comm: [u8; COMM_LEN],
+    /// The child's (tp_btf); the caller's cgroups and no namespace pid in classic mode, where
+    /// the child's task_struct is not reachable.
+    pub place: Place,
 }
-const _: () = assert!(core::mem::size_of::<ForkEvent>() == 24 + 16 + 16 + COMM_LEN);
+const _: () = assert!(
+    core::mem::size_of::<ForkEvent>() == 24 + 16 + 16 + COMM_LEN + core::mem::size_of::<Place>()
+);
 
 /// Fixed part of an exec record; `data` holds `filename_len` bytes of path followed by
 /// `argv_len` bytes of the NUL-separated argv area. Only the used part is submitted.
@@ -155,8 +160,12 @@ pub struct ExecHeader {
     /// replaced images' peak into it, so a later rise is the new image's own. [`ABSENT64`]
     /// when it cannot be read.
     pub maxrss_pages: u64,
+    pub place: Place,
 }
-const _: () = assert!(core::mem::size_of::<ExecHeader>() == 24 + 8 + 24 + COMM_LEN + 8);
+const _: () = assert!(
+    core::mem::size_of::<ExecHeader>()
+        == 24 + 8 + 24 + COMM_LEN + 8 + core::mem::size_of::<Place>()
+);
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -185,10 +194,30 @@ pub struct ExitEvent {
     /// The group leader's comm (what `ps` shows), not the last thread's.
     pub comm: [u8; COMM_LEN],
     pub usage: Usage,
+    pub place: Place,
 }
 const _: () = assert!(
-    core::mem::size_of::<ExitEvent>() == 24 + 8 + 16 + COMM_LEN + core::mem::size_of::<Usage>()
+    core::mem::size_of::<ExitEvent>()
+        == 24 + 8 + 16 + COMM_LEN + core::mem::size_of::<Usage>() + core::mem::size_of::<Place>()
 );
+
+/// Where a process lives, read from its task: the cgroups (as kernfs node ids, which
+/// userspace maps to paths: the id is the inode number of the cgroup's directory,
+/// fs/kernfs/mount.c) and its pid in its own pid namespace. 0 is "unknown" in every field
+/// (kernfs ids, namespace inodes and pids start at 1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    /// `cgroup_id()` of the task's cgroup on the default hierarchy (cgroup v2).
+    pub cgroup_id: u64,
+    /// The same in the v1 hierarchy userspace chose at load (`Config::css_set_v1_css`).
+    pub cgroup_v1_id: u64,
+    /// `ns.inum` of the task's pid namespace (what `stat -L /proc/PID/ns/pid` shows).
+    pub pidns: u32,
+    /// The process's pid in that namespace (`task_tgid_nr_ns()`, the last NSpid of /proc).
+    pub nspid: u32,
+}
+const _: () = assert!(core::mem::size_of::<Place>() == 24);
 
 /// What a process used, read when its last thread exits (`sched_process_exit` with
 /// group_dead). The kernel's own sums, in the kernel's units; userspace derives what
@@ -420,8 +449,23 @@ pub struct Config {
     pub mm_rss_file: u32,
     pub mm_rss_anon: u32,
     pub mm_rss_shmem: u32,
+    // Where a process lives ([`Place`]): task->cgroups (a css_set), its default-hierarchy
+    // cgroup, the v1 css userspace chose (`subsys[i]`, ABSENT: none reported), css->cgroup,
+    // cgroup->kn, kn->id; struct pid's numbers[] (`struct upid`: nr, ns) and the pid
+    // namespace's ns.inum.
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub css_set_v1_css: u32,
+    pub css_cgroup: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
+    pub pid_numbers: u32,
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    pub upid_ns: u32,
+    pub pidns_inum: u32,
 }
-const _: () = assert!(core::mem::size_of::<Config>() == 78 * 4);
+const _: () = assert!(core::mem::size_of::<Config>() == 89 * 4);
 
 impl Config {
     pub const fn absent() -> Self {
@@ -504,6 +548,17 @@ impl Config {
             mm_rss_file: ABSENT,
             mm_rss_anon: ABSENT,
             mm_rss_shmem: ABSENT,
+            task_cgroups: ABSENT,
+            css_set_dfl_cgrp: ABSENT,
+            css_set_v1_css: ABSENT,
+            css_cgroup: ABSENT,
+            cgroup_kn: ABSENT,
+            kernfs_node_id: ABSENT,
+            pid_numbers: ABSENT,
+            upid_size: ABSENT,
+            upid_nr: ABSENT,
+            upid_ns: ABSENT,
+            pidns_inum: ABSENT,
         }
     }
 }

@@ -17,6 +17,7 @@ use proctrace_common::{
 use crate::{
     config::conf,
     maps::{count, submit_bytes, EXEC_SCRATCH},
+    place,
     task::{boot_ns, current_uid, read_at, ReadError, Task},
 };
 
@@ -126,6 +127,8 @@ fn emit(old_pid: u32, filename: u64) -> Result<(), ReadError> {
             .signal()
             .and_then(|signal| read_at::<u64>(signal, conf!(signal_maxrss)))
             .unwrap_or(ABSENT64),
+        // After de_thread() (fs/exec.c) the current task leads its process.
+        place: place::of_current(task, task),
     };
 
     // Submit only the used part: header + path + argv (bounded for the verifier).

@@ -12,6 +12,7 @@ use core::ptr::addr_of_mut;
 use crate::{
     config::conf,
     maps::{count, EVENTS},
+    place,
     task::{boot_ns, current_uid, read_at, ReadError, Task},
     usage,
 };
@@ -88,6 +89,8 @@ fn emit() {
     if !complete {
         flags |= exit_flags::USAGE_INCOMPLETE;
     }
+    // SAFETY: `ev` is the reserved record; `place` lies after `usage`, outside ExitHead.
+    unsafe { addr_of_mut!((*ev).place).write(place::of_current(task, leader)) };
     let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
     let (tid, pid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     let mut comm = [0u8; COMM_LEN];

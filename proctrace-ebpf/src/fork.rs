@@ -7,11 +7,14 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
     EbpfContext,
 };
-use proctrace_common::{counter, fork_flags, kind, EventHeader, ForkEvent, ABSENT, COMM_LEN};
+use proctrace_common::{
+    counter, fork_flags, kind, EventHeader, ForkEvent, Place, ABSENT, COMM_LEN,
+};
 
 use crate::{
     config::conf,
     maps::{count, submit, NEWTASK_FLAGS},
+    place,
     task::{boot_ns, current_uid, read_at, ReadError, Task},
 };
 
@@ -50,6 +53,7 @@ fn try_fork_btf(ctx: &BtfTracePointContext) -> Result<(), ReadError> {
         start_ns,
         0,
         &comm,
+        place::of_task(child),
     );
     Ok(())
 }
@@ -117,6 +121,7 @@ fn try_fork_tp(ctx: &TracePointContext) -> Result<(), ReadError> {
         boot_ns(),
         fork_flags::START_APPROX,
         &comm,
+        place::cgroups_of_current(current),
     );
     Ok(())
 }
@@ -151,6 +156,7 @@ fn emit(
     start_ns: u64,
     flags: u32,
     comm: &[u8; COMM_LEN],
+    place: Place,
 ) {
     let parent_tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
     let uid = current_uid();
@@ -163,5 +169,6 @@ fn emit(
         flags,
         _pad: 0,
         comm: *comm,
+        place,
     });
 }

@@ -14,6 +14,7 @@ mod exit;
 mod fork;
 mod free;
 mod maps;
+mod place;
 mod release;
 mod task;
 mod usage;

@@ -12,7 +12,10 @@
 //! left stray values there); it was rewritten to each record's uid (0: the scenarios ran as
 //! root and exec'd no setuid binary) when `euid` was added. The usage counters came later
 //! still: the exec records got an absent `maxrss_pages` (u64::MAX after the header) and the
-//! exit records an absent usage block (all u64::MAX), so their `usage` is `null`.
+//! exit records an absent usage block (all u64::MAX), so their `usage` is `null`. The place
+//! (issue 12) came after that: 24 zero bytes ("unknown") at the end of each fork and exit
+//! record and after the exec header, so `cgroup`, `container_id`, `pidns` and `nspid` are
+//! `null` (the regenerated file differs from the old one by exactly those four keys).
 use std::path::Path;
 
 use crate::{

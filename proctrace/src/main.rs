@@ -1,4 +1,5 @@
 //! proctrace: eBPF process-lifecycle tracer. See README.md for the JSON contract.
+mod cgroup;
 mod cli;
 mod diag;
 mod engine;

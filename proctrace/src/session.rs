@@ -16,6 +16,7 @@ use tokio::{
 };
 
 use crate::{
+    cgroup::{self, resolve::Resolver},
     cli::Args,
     diag,
     engine::{Engine, EngineConfig},
@@ -106,6 +107,8 @@ struct Attached {
 /// Kernel events on their way to records: the decoder and the engine.
 struct Pipeline {
     engine: Engine,
+    /// Cgroup ids to paths and containers, before the engine sees an event.
+    cgroups: Resolver,
     /// Records of the current batch, written and cleared by [`Session::flush`].
     records: Vec<Record>,
     decode_errors: u64,
@@ -116,10 +119,14 @@ impl Pipeline {
     fn drain(&mut self, ring: &mut RingBuf<MapData>, max: usize) -> usize {
         let Pipeline {
             engine,
+            cgroups,
             records,
             decode_errors,
         } = self;
-        drain_into(ring, decode_errors, max, |event| {
+        drain_into(ring, decode_errors, max, |mut event| {
+            if let Some(place) = event.place_mut() {
+                cgroups.resolve(place);
+            }
             engine.handle(event, records);
         })
     }
@@ -157,7 +164,10 @@ impl Session {
         let memlock_raised = raise_memlock();
 
         let btf_path = std::path::Path::new(btf::VMLINUX_BTF);
-        let (config, report) = offsets::build_config(tracefs.root(), btf_path)?;
+        let hierarchy = cgroup::hierarchy::read();
+        let v1_controller = hierarchy.as_ref().and_then(|h| h.controller.clone());
+        let (config, report, place) =
+            offsets::build_config(tracefs.root(), btf_path, v1_controller.as_deref())?;
         let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
             .map_err(|err| explain_load_error(err.into(), memlock_raised))
             .context("loading the kernel programs")?;
@@ -166,6 +176,7 @@ impl Session {
             diag::detail!("fell back: {}", fallback.detail);
         }
         diag::detail!("offsets: {report:?}");
+        diag::detail!("place offsets: {place:?}");
         let mut ebpf = loaded.ebpf;
         release_startup_memory();
 
@@ -196,6 +207,7 @@ impl Session {
             progstats,
             pipeline: Pipeline {
                 engine,
+                cgroups: Resolver::new(hierarchy),
                 records: Vec::with_capacity(BATCH),
                 decode_errors: 0,
             },
@@ -236,12 +248,16 @@ impl Session {
         );
         start.seeded_processes = seeded;
         start.seeded_zombies = zombies.len() as u64;
+        start.cgroup_hierarchy = self.pipeline.cgroups.hierarchy();
         engine.emit(start.into(), records);
         let now = boottime_now_ns()?;
         for pid in zombies {
             engine.report_zombie_now(pid, now, records);
         }
-        for event in pending {
+        for mut event in pending {
+            if let Some(place) = event.place_mut() {
+                self.pipeline.cgroups.resolve(place);
+            }
             engine.handle(event, records);
         }
         self.flush()

@@ -9,6 +9,7 @@ mod exec_identity;
 mod foundation;
 mod lifecycle;
 mod mounts;
+mod place;
 mod procfs;
 mod reap_confirm;
 mod stall;

@@ -145,6 +145,7 @@ impl Engine {
             exit_code: status.and_then(|s| s.code),
             signal: status.and_then(|s| s.signal),
             core_dumped: status.is_some_and(|s| s.core_dumped),
+            place: p.place.fields(),
         })
     }
 }

@@ -18,6 +18,8 @@ impl Engine {
             maxrss_before: e.maxrss_bytes,
         };
         p.filename = Some(e.filename.clone());
+        p.place = e.place.clone().or(&p.place);
+        let place = p.place.fields();
         let proc_id = p.proc_id;
         let argv0_empty = !e.argv_read_failed && e.argv.first().is_none_or(String::is_empty);
         let record = Record::Exec(ExecRecord {
@@ -36,6 +38,7 @@ impl Engine {
             old_pid: e.old_pid,
             uid: e.uid,
             euid: e.euid,
+            place,
         });
         self.push(record, out);
     }

@@ -24,6 +24,7 @@ impl Engine {
         }
         p.ppid = x.ppid; // after a reparenting: the new parent
         p.exit_status = Some(x.status);
+        p.place = std::mem::take(&mut x.place).or(&p.place);
         let usage = x.usage.take().map(|u| usage::finish(*u, p.image));
         let exit = exit_record(&clock, &x, p, usage);
         if let Record::Exit(ExitRecord {
@@ -78,5 +79,6 @@ fn exit_record(clock: &Clock, x: &Exit, p: &Proc, usage: Option<Usage>) -> Recor
         lifetime_ns: x.ktime_ns.saturating_sub(p.start_ns),
         uid: x.uid,
         usage,
+        place: p.place.fields(),
     })
 }

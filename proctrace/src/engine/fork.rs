@@ -14,6 +14,7 @@ impl Engine {
         let parent_proc_id = self.parent_proc_id(&f);
         let mut p = Proc::new(f.pid, f.start_ns, f.start_approx, f.comm, f.ppid);
         p.image = Image::Forked;
+        p.place = f.place;
         let record = Record::Fork(ForkRecord {
             time: self.clock.wall(f.ktime_ns),
             ktime_ns: f.ktime_ns,
@@ -23,6 +24,7 @@ impl Engine {
             proc_id: p.proc_id,
             parent_proc_id,
             uid: f.uid,
+            place: p.place.fields(),
         });
         self.insert(f.pid, p);
         self.push(record, out);

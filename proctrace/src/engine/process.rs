@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::Entry;
 
-use crate::ingest::event::ExitStatus;
+use crate::ingest::event::{ExitStatus, Place};
 use crate::output::record::{ProcId, ZombieSource};
 
 use super::alerts::ZombieAlerts;
@@ -48,6 +48,9 @@ pub(super) struct Proc {
     pub(super) image: Image,
     /// The path of its last exec, for the summary's top consumers.
     pub(super) filename: Option<String>,
+    /// Where it lives, as of its latest fork, exec or exit event: the zombie and reap records
+    /// carry the place captured at exit (the cgroup may be gone by then).
+    pub(super) place: Place,
 }
 
 impl Proc {
@@ -72,6 +75,7 @@ impl Proc {
             waited: None,
             image: Image::Unknown,
             filename: None,
+            place: Place::default(),
         }
     }
 

@@ -35,6 +35,7 @@ impl Reap {
             zombie_ns: self.zombie_ns,
             zombie_class: self.zombie_ns.map(|z| ZombieClass::of(z, threshold_ns)),
             reparented: self.ppid != p.orig_ppid,
+            place: p.place.fields(),
         }
     }
 }

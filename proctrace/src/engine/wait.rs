@@ -64,6 +64,7 @@ impl Engine {
             zombie_ns: None,
             zombie_class: None,
             reparented: false,
+            place: Default::default(),
         };
         self.reap_untracked(record, out);
     }

@@ -5,12 +5,13 @@ use std::borrow::Cow;
 
 use proctrace_common::{
     exec_flags, exit_flags, fork_flags, kind, EventHeader, ExecHeader, ExitEvent, ForkEvent,
-    FreeEvent, ReleaseEvent, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
+    FreeEvent, Place as WirePlace, ReleaseEvent, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
 };
 use thiserror::Error;
 
 use crate::ingest::event::{
-    CpuTimes, Exec, Exit, ExitStatus, ExitUsage, Fork, Free, KernelEvent, Release, Wait,
+    CgroupIds, CpuTimes, Exec, Exit, ExitStatus, ExitUsage, Fork, Free, KernelEvent, Place,
+    Release, Wait,
 };
 use crate::output::record::Usage;
 
@@ -106,6 +107,21 @@ fn exit_usage(u: &WireUsage, complete: bool) -> Option<Box<ExitUsage>> {
     (usage != nothing).then(|| Box::new(usage))
 }
 
+/// The kernel's place fields; 0 is "unknown" in each (proctrace_common::Place). The cgroup
+/// path is resolved later, by the pipeline.
+fn place(p: &WirePlace) -> Place {
+    let known = |v: u32| (v != 0).then_some(v);
+    Place {
+        cgroup_ids: CgroupIds {
+            v2: p.cgroup_id,
+            v1: p.cgroup_v1_id,
+        },
+        pidns: known(p.pidns),
+        nspid: known(p.nspid),
+        ..Place::default()
+    }
+}
+
 /// A NUL-terminated (or full-length) byte string, invalid UTF-8 replaced.
 fn c_str(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -145,6 +161,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 start_approx: ev.flags & fork_flags::START_APPROX != 0,
                 parent_start_ns: ev.parent_start_ns,
                 comm: c_str(&ev.comm),
+                place: place(&ev.place),
             })
         }
         kind::EXEC => {
@@ -173,6 +190,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 argv_truncated: hdr.flags & exec_flags::ARGV_TRUNCATED != 0,
                 argv_read_failed: hdr.flags & exec_flags::ARGV_READ_FAILED != 0,
                 filename_truncated: hdr.flags & exec_flags::FILENAME_TRUNCATED != 0,
+                place: place(&hdr.place),
             })
         }
         kind::EXIT => {
@@ -189,6 +207,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 autoreap: ev.flags & exit_flags::AUTOREAP != 0,
                 non_sigchld: ev.flags & exit_flags::NON_SIGCHLD != 0,
                 usage: exit_usage(&ev.usage, ev.flags & exit_flags::USAGE_INCOMPLETE == 0),
+                place: place(&ev.place),
             })
         }
         kind::WAIT => {
@@ -267,6 +286,7 @@ mod tests {
             flags: fork_flags::START_APPROX,
             _pad: 0,
             comm: comm("bash"),
+            place: proctrace_common::Place::default(),
         };
         let KernelEvent::Fork(f) = decode(&bytes_of(&ev)).unwrap() else {
             panic!("not fork")
@@ -291,6 +311,7 @@ mod tests {
             _pad: 0,
             comm: *b"0123456789abcdef",
             usage: proctrace_common::Usage::absent(),
+            place: proctrace_common::Place::default(),
         };
         let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else {
             panic!("not exit")
@@ -318,6 +339,7 @@ mod tests {
             _pad: 0,
             comm: comm("x"),
             usage,
+            place: proctrace_common::Place::default(),
         };
         let KernelEvent::Exit(e) = decode(&bytes_of(&ev)).unwrap() else {
             panic!("not exit")
@@ -361,6 +383,7 @@ mod tests {
             euid: 0,
             comm: comm("sh"),
             maxrss_pages: ABSENT64,
+            place: proctrace_common::Place::default(),
         };
         ev.data[..filename.len()].copy_from_slice(filename);
         ev.data[filename.len()..filename.len() + argv.len()].copy_from_slice(argv);

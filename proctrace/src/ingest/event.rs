@@ -3,7 +3,62 @@
 //! `pid`/`ppid` are always thread-group ids; `tid` is a thread id. Times are kernel boot-time
 //! nanoseconds (CLOCK_BOOTTIME), the clock of `task->start_boottime`.
 
+use std::sync::Arc;
+
 use crate::output::record::Usage;
+
+/// Where a process lives (README "Containers and namespaces"): what the kernel sent, and the
+/// cgroup path and container the pipeline resolved the cgroup id to (cgroup/resolve.rs)
+/// before the engine sees the event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    /// kernfs ids of the task's cgroups: on the default (v2) hierarchy and on the v1
+    /// hierarchy chosen at start; 0 when unknown or not asked for.
+    pub cgroup_ids: CgroupIds,
+    pub cgroup: Option<Arc<str>>,
+    pub container_id: Option<Arc<str>>,
+    /// Inode number of the process's pid namespace.
+    pub pidns: Option<u32>,
+    /// Its pid in that namespace.
+    pub nspid: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CgroupIds {
+    pub v2: u64,
+    pub v1: u64,
+}
+
+impl Place {
+    /// The record fields (output/record.rs `Where`).
+    pub fn fields(&self) -> crate::output::record::Where {
+        crate::output::record::Where {
+            cgroup: self.cgroup.clone(),
+            container_id: self.container_id.clone(),
+            pidns: self.pidns,
+            nspid: self.nspid,
+        }
+    }
+
+    /// Fields this place does not know taken from `older` (a fork record in classic mode has
+    /// no namespace pid; an id that could not be resolved keeps the path known for that same
+    /// id, never the path of another cgroup).
+    pub fn or(self, older: &Place) -> Place {
+        let (cgroup, container_id) = if self.cgroup.is_some() || self.cgroup_ids != older.cgroup_ids
+        {
+            (self.cgroup, self.container_id)
+        } else {
+            (older.cgroup.clone(), older.container_id.clone())
+        };
+        Place {
+            cgroup_ids: self.cgroup_ids,
+            cgroup,
+            container_id,
+            pidns: self.pidns.or(older.pidns),
+            nspid: self.nspid.or(older.nspid),
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KernelEvent {
@@ -26,6 +81,16 @@ impl KernelEvent {
             KernelEvent::Release(e) => e.ktime_ns,
         }
     }
+
+    /// Where the process lives, for the events that carry it.
+    pub fn place_mut(&mut self) -> Option<&mut Place> {
+        match self {
+            KernelEvent::Fork(e) => Some(&mut e.place),
+            KernelEvent::Exec(e) => Some(&mut e.place),
+            KernelEvent::Exit(e) => Some(&mut e.place),
+            KernelEvent::Wait(_) | KernelEvent::Free(_) | KernelEvent::Release(_) => None,
+        }
+    }
 }
 
 /// A new process (never a thread: the kernel side drops CLONE_THREAD children).
@@ -44,6 +109,7 @@ pub struct Fork {
     /// `start_boottime` of the parent process (its group leader).
     pub parent_start_ns: u64,
     pub comm: String,
+    pub place: Place,
 }
 
 /// A successful exec.
@@ -68,6 +134,7 @@ pub struct Exec {
     pub argv_truncated: bool,
     pub argv_read_failed: bool,
     pub filename_truncated: bool,
+    pub place: Place,
 }
 
 /// How a process ended, decoded from the wait status the parent will see.
@@ -121,6 +188,7 @@ pub struct Exit {
     /// What it used, `None` when the kernel gave no figure at all. Boxed: the largest part of
     /// the event, and every event is moved through the pipeline.
     pub usage: Option<Box<ExitUsage>>,
+    pub place: Place,
 }
 
 /// The usage figures of an exit, the ones that need the engine kept apart: the CPU split

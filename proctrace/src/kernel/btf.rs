@@ -62,6 +62,8 @@ pub trait MemberLookup {
     fn struct_size(&self, struct_name: &str) -> Result<u32, BtfError>;
     /// See [`array_member`].
     fn array_member(&self, struct_name: &str, member: &str) -> Result<Option<Array>, BtfError>;
+    /// See [`enum_value`].
+    fn enum_value(&self, enum_name: &str, member: &str) -> Result<Option<u32>, BtfError>;
 }
 
 /// An array member's element size and length, in bytes and elements.
@@ -82,6 +84,10 @@ impl MemberLookup for Btf {
 
     fn array_member(&self, struct_name: &str, member: &str) -> Result<Option<Array>, BtfError> {
         array_member(self, struct_name, member)
+    }
+
+    fn enum_value(&self, enum_name: &str, member: &str) -> Result<Option<u32>, BtfError> {
+        enum_value(self, enum_name, member)
     }
 }
 
@@ -129,6 +135,10 @@ impl MemberLookup for CachedBtf {
 
     fn array_member(&self, struct_name: &str, member: &str) -> Result<Option<Array>, BtfError> {
         array_member_in(&self.btf, &self.structs(struct_name)?, struct_name, member)
+    }
+
+    fn enum_value(&self, enum_name: &str, member: &str) -> Result<Option<u32>, BtfError> {
+        enum_value(&self.btf, enum_name, member)
     }
 }
 
@@ -312,6 +322,26 @@ fn array_member_in(
     }))
 }
 
+/// The value of `member` in `enum enum_name`, `None` when the enum or the member is not there
+/// (e.g. `cgroup_subsys_id`'s `pids_cgrp_id` without CONFIG_CGROUP_PIDS: the enum lists the
+/// controllers built in, include/linux/cgroup_subsys.h).
+pub fn enum_value(btf: &Btf, enum_name: &str, member: &str) -> Result<Option<u32>, BtfError> {
+    let what = format!("enum {enum_name}");
+    // btf-rs reports an unknown name as an error; an enum that is not there is an answer.
+    let Ok(types) = btf.resolve_types_by_name(enum_name) else {
+        return Ok(None);
+    };
+    for ty in types {
+        let Type::Enum(e) = ty else { continue };
+        for m in &e.members {
+            if btf.resolve_name(m).map_err(|err| malformed(&what, err))? == member {
+                return Ok(Some(m.val()));
+            }
+        }
+    }
+    Ok(None)
+}
+
 fn malformed(what: impl Into<String>, e: btf_rs::Error) -> BtfError {
     BtfError::Malformed {
         what: what.into(),
@@ -466,6 +496,23 @@ fn resolve_path(
         struct_name: struct_name.to_owned(),
         member: member_path.to_owned(),
     })
+}
+
+/// Fake lookups' member offsets from a table, for the offset builders' unit tests.
+#[cfg(test)]
+pub(crate) fn member_in_table(
+    members: &std::collections::HashMap<(&'static str, &'static str), u32>,
+    s: &str,
+    m: &str,
+) -> Result<u32, BtfError> {
+    members
+        .iter()
+        .find(|((fs, fm), _)| *fs == s && *fm == m)
+        .map(|(_, off)| *off)
+        .ok_or_else(|| BtfError::MemberNotFound {
+            struct_name: s.to_owned(),
+            member: m.to_owned(),
+        })
 }
 
 /// A minimal BTF writer for tests (include/uapi/linux/btf.h layout, little endian).
@@ -898,5 +945,26 @@ mod tests {
             }
         }
         eprintln!("real_vmlinux: {config:?}\n{report:?}");
+
+        // Where a process lives: every member is there (CONFIG_CGROUPS, CONFIG_PID_NS), and
+        // the v1 slot of a built-in controller is inside css_set.subsys[].
+        let mut c = config;
+        let place = crate::kernel::place_offsets::fill(&mut c, &btf, Some("pids"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(place.missing, Vec::<String>::new());
+        assert_eq!(place.v1_controller.as_deref(), Some("pids"));
+        let subsys = off(&btf, "css_set", "subsys");
+        assert!(c.css_set_v1_css > subsys && c.css_set_v1_css < c.css_set_dfl_cgrp);
+        assert_eq!(c.upid_size, 16);
+        // include/linux/cgroup_subsys.h lists cpuset first.
+        assert_eq!(
+            enum_value(&btf, "cgroup_subsys_id", "cpuset_cgrp_id").expect("enum"),
+            Some(0)
+        );
+        assert_eq!(
+            enum_value(&btf, "cgroup_subsys_id", "no_such_cgrp_id").expect("enum"),
+            None
+        );
+        assert_eq!(enum_value(&btf, "no_such_enum", "x").expect("enum"), None);
     }
 }

@@ -21,6 +21,7 @@ pub mod btf;
 pub mod counters;
 pub mod loader;
 pub mod offsets;
+pub mod place_offsets;
 pub mod privileges;
 pub mod progstats;
 pub mod tracefs;

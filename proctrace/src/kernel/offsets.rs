@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::kernel::{
     btf::{self, BtfError, MemberLookup},
+    place_offsets::{self, PlaceLayout},
     tracefs::{self, FieldKind, TracefsError, TracepointFormat},
     usage_offsets::{self, UsageLayout},
 };
@@ -156,13 +157,19 @@ pub struct OffsetsReport {
 /// Fields of optional tracepoints ([`Formats`]) are [`ABSENT`] when the tracepoint is missing,
 /// as is `exit_group_dead` before 6.16. Everything else is required: its absence is an error
 /// naming the tracepoint field or struct member.
+///
+/// `v1_controller` names the cgroup v1 hierarchy whose paths the records carry (`None`: the
+/// v2 one), see place_offsets.rs.
 pub fn build_config(
     tracefs_root: &Path,
     btf_path: &Path,
-) -> Result<(Config, OffsetsReport), OffsetsError> {
+    v1_controller: Option<&str>,
+) -> Result<(Config, OffsetsReport, PlaceLayout), OffsetsError> {
     let formats = Formats::read(tracefs_root)?;
     let btf = btf::CachedBtf::new(btf::open(btf_path)?);
-    config_from(&formats, &btf)
+    let (mut config, report) = config_from(&formats, &btf)?;
+    let place = place_offsets::fill(&mut config, &btf, v1_controller)?;
+    Ok((config, report, place))
 }
 
 /// The pure part of [`build_config`].
@@ -549,15 +556,12 @@ mod tests {
     }
 
     impl MemberLookup for FakeBtf {
+        fn enum_value(&self, _: &str, _: &str) -> Result<Option<u32>, BtfError> {
+            Ok(None)
+        }
+
         fn member_offset(&self, s: &str, m: &str) -> Result<u32, BtfError> {
-            self.members
-                .iter()
-                .find(|((fs, fm), _)| *fs == s && *fm == m)
-                .map(|(_, off)| *off)
-                .ok_or_else(|| BtfError::MemberNotFound {
-                    struct_name: s.to_owned(),
-                    member: m.to_owned(),
-                })
+            crate::kernel::btf::member_in_table(&self.members, s, m)
         }
 
         fn struct_size(&self, s: &str) -> Result<u32, BtfError> {
@@ -974,15 +978,18 @@ mod tests {
         let btf_path = dir.join("vmlinux");
         std::fs::write(&btf_path, e.finish()).expect("write btf");
 
-        let result = build_config(&dir, &btf_path);
-        let missing_btf = build_config(&dir, &dir.join("no-vmlinux"));
-        let missing_tracefs = build_config(&dir.join("nope"), &btf_path);
+        let result = build_config(&dir, &btf_path, None);
+        let missing_btf = build_config(&dir, &dir.join("no-vmlinux"), None);
+        let missing_tracefs = build_config(&dir.join("nope"), &btf_path, None);
         let _ = std::fs::remove_dir_all(&dir);
 
-        let (c, r) = match result {
+        let (c, r, place) = match result {
             Ok(x) => x,
             Err(e) => panic!("build_config: {e}"),
         };
+        // This BTF has no cgroup or pid-namespace types: every place field is absent.
+        assert!(place.missing.contains(&"task_struct.cgroups".to_owned()));
+        assert_eq!(c.css_set_v1_css, ABSENT);
         assert_eq!((c.fork_child_pid, c.fork_child_comm_data_loc), (44, 0));
         assert_eq!((c.task_pid, c.task_tgid, c.task_comm), (4, 8, 72));
         assert_eq!(c.task_start_boottime, 32);

@@ -231,6 +231,10 @@ mod tests {
     }
 
     impl MemberLookup for Fake {
+        fn enum_value(&self, _: &str, _: &str) -> Result<Option<u32>, BtfError> {
+            Ok(None)
+        }
+
         fn member_offset(&self, s: &str, m: &str) -> Result<u32, BtfError> {
             self.members
                 .iter()

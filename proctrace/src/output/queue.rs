@@ -370,6 +370,7 @@ mod tests {
             proc_id: ProcId::new(pid, 1),
             parent_proc_id: None,
             uid: 0,
+            place: Default::default(),
         })
     }
 

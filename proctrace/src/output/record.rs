@@ -5,6 +5,8 @@
 //! names and types are stable: `Option` fields are always present, as `null` when unknown.
 //! Process records carry `pid`, `ppid`, `comm` and `proc_id` (see [`ProcId`]).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 pub use crate::output::timefmt::{Clock, WallTime};
@@ -146,6 +148,20 @@ pub struct StartRecord {
     pub seeded_processes: u64,
     /// Of those, zombies (each gets a `zombie` record with `source: "procfs"` after `start`).
     pub seeded_zombies: u64,
+    /// The hierarchy the records' `cgroup` paths are in; `null` when no cgroup filesystem
+    /// is mounted.
+    pub cgroup_hierarchy: Option<CgroupHierarchy>,
+}
+
+/// `start.cgroup_hierarchy` (README "Containers and namespaces").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CgroupHierarchy {
+    /// 1 or 2.
+    pub version: u8,
+    /// The v1 controller, `null` for cgroup v2.
+    pub controller: Option<String>,
+    /// Where it is mounted.
+    pub mount: String,
 }
 
 impl StartRecord {
@@ -166,6 +182,7 @@ impl StartRecord {
             ring_buffer_bytes,
             seeded_processes: 0,
             seeded_zombies: 0,
+            cgroup_hierarchy: None,
         }
     }
 }
@@ -174,6 +191,19 @@ impl From<StartRecord> for Record {
     fn from(r: StartRecord) -> Self {
         Record::Start(r)
     }
+}
+
+/// Where a process lives (README "Containers and namespaces"), on every record about one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Where {
+    /// Its cgroup path in the reported hierarchy (`start.cgroup_hierarchy`).
+    pub cgroup: Option<Arc<str>>,
+    /// The container that cgroup belongs to (cgroup/container_id.rs), `null` on the host.
+    pub container_id: Option<Arc<str>>,
+    /// Inode number of its pid namespace.
+    pub pidns: Option<u32>,
+    /// Its pid in that namespace.
+    pub nspid: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -187,6 +217,8 @@ pub struct ForkRecord {
     /// `null` when the parent's start time is unknown.
     pub parent_proc_id: Option<ProcId>,
     pub uid: u32,
+    #[serde(flatten)]
+    pub place: Where,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -216,6 +248,8 @@ pub struct ExecRecord {
     /// Effective uid of the new image (differs from `uid` after a setuid exec); `null` when
     /// the kernel read failed.
     pub euid: Option<u32>,
+    #[serde(flatten)]
+    pub place: Where,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -236,6 +270,8 @@ pub struct ExitRecord {
     pub uid: u32,
     /// What it used; `null` when the kernel gave none of the figures.
     pub usage: Option<Usage>,
+    #[serde(flatten)]
+    pub place: Where,
 }
 
 /// What a process used, as its last thread exited (README "Resource usage"). Every figure is
@@ -412,6 +448,8 @@ pub struct ZombieRecord {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub core_dumped: bool,
+    #[serde(flatten)]
+    pub place: Where,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -466,6 +504,8 @@ pub struct ReapRecord {
     /// The reaper (or parent at reap) is not the parent the process was forked from / first
     /// seen with. `false` when the process was never seen before its reap.
     pub reparented: bool,
+    #[serde(flatten)]
+    pub place: Where,
 }
 
 /// Records emitted per type (the summary itself is not counted).
@@ -696,24 +736,39 @@ mod tests {
         }
     }
 
+    /// A process in a container, with every place field known.
+    fn place() -> Where {
+        Where {
+            cgroup: Some(Arc::from("/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope")),
+            container_id: Some(Arc::from("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")),
+            pidns: Some(4_026_532_174),
+            nspid: Some(7),
+        }
+    }
+
     fn one_of_each() -> Vec<Record> {
         let t = CLOCK.wall(5_123_456_789);
         let k = 5_123_456_789;
+        let mut start = StartRecord::new(
+            &CLOCK,
+            k,
+            "0.1.0",
+            Hooks {
+                fork: Some("tracepoint/sched/sched_process_fork".into()),
+                exec: Some("tracepoint/sched/sched_process_exec".into()),
+                exit: Some("tracepoint/sched/sched_process_exit".into()),
+                reap: None,
+            },
+            vec!["lost.causes.recursion".into()],
+            8 << 20,
+        );
+        start.cgroup_hierarchy = Some(CgroupHierarchy {
+            version: 1,
+            controller: Some("pids".into()),
+            mount: "/sys/fs/cgroup/pids".into(),
+        });
         vec![
-            StartRecord::new(
-                &CLOCK,
-                k,
-                "0.1.0",
-                Hooks {
-                    fork: Some("tracepoint/sched/sched_process_fork".into()),
-                    exec: Some("tracepoint/sched/sched_process_exec".into()),
-                    exit: Some("tracepoint/sched/sched_process_exit".into()),
-                    reap: None,
-                },
-                vec!["lost.causes.recursion".into()],
-                8 << 20,
-            )
-            .into(),
+            start.into(),
             Record::Fork(ForkRecord {
                 time: t,
                 ktime_ns: k,
@@ -723,6 +778,7 @@ mod tests {
                 proc_id: ProcId::new(100, 42),
                 parent_proc_id: None,
                 uid: 1000,
+                place: place(),
             }),
             Record::Exec(ExecRecord {
                 time: t,
@@ -740,6 +796,7 @@ mod tests {
                 old_pid: 100,
                 uid: 1000,
                 euid: Some(0),
+                place: place(),
             }),
             Record::Exit(ExitRecord {
                 time: t,
@@ -758,6 +815,7 @@ mod tests {
                     max_rss_bytes: Some(4096),
                     ..Usage::default()
                 }),
+                place: place(),
             }),
             Record::Lost(LostRecord {
                 time: t,
@@ -792,6 +850,7 @@ mod tests {
                 exit_code: Some(0),
                 signal: None,
                 core_dumped: false,
+                place: place(),
             }),
             Record::Reap(ReapRecord {
                 time: t,
@@ -805,6 +864,7 @@ mod tests {
                 zombie_ns: Some(2_500_000_000),
                 zombie_class: Some(ZombieClass::LongLived),
                 reparented: true,
+                place: place(),
             }),
             Record::ProcCheck(ProcCheckRecord {
                 time: t,
@@ -877,6 +937,12 @@ mod tests {
         use T::*;
         let head = [("type", Str), ("time", Str), ("ktime_ns", U64)];
         let proc_ = [("pid", U64), ("ppid", U64), ("comm", Str), ("proc_id", Str)];
+        let place = [
+            ("cgroup", Str),
+            ("container_id", Str),
+            ("pidns", U64),
+            ("nspid", U64),
+        ];
         let cat = |parts: &[&[(&'static str, T)]]| -> Vec<(&'static str, T)> {
             parts.iter().flat_map(|p| p.iter().copied()).collect()
         };
@@ -892,12 +958,18 @@ mod tests {
                         ("ring_buffer_bytes", U64),
                         ("seeded_processes", U64),
                         ("seeded_zombies", U64),
+                        ("cgroup_hierarchy", Obj),
                     ],
                 ]),
             ),
             (
                 "fork",
-                cat(&[&head, &proc_, &[("parent_proc_id", Null), ("uid", U64)]]),
+                cat(&[
+                    &head,
+                    &proc_,
+                    &[("parent_proc_id", Null), ("uid", U64)],
+                    &place,
+                ]),
             ),
             (
                 "exec",
@@ -915,6 +987,7 @@ mod tests {
                         ("uid", U64),
                         ("euid", U64),
                     ],
+                    &place,
                 ]),
             ),
             (
@@ -930,6 +1003,7 @@ mod tests {
                         ("uid", U64),
                         ("usage", Obj),
                     ],
+                    &place,
                 ]),
             ),
             ("lost", cat(&[&head, &[("count", U64), ("causes", Obj)]])),
@@ -946,6 +1020,7 @@ mod tests {
                         ("signal", Null),
                         ("core_dumped", Bool),
                     ],
+                    &place,
                 ]),
             ),
             (
@@ -960,6 +1035,7 @@ mod tests {
                         ("zombie_class", Str),
                         ("reparented", Bool),
                     ],
+                    &place,
                 ]),
             ),
             (
@@ -1123,6 +1199,7 @@ mod tests {
             zombie_ns: None,
             zombie_class: None,
             reparented: false,
+            place: Default::default(),
         });
         let json = serde_json::to_string(&unknown).expect("serializable");
         let v: Value = serde_json::from_str(&json).expect("valid JSON");

@@ -66,6 +66,7 @@ mod tests {
             old_pid: 10,
             uid: 0,
             euid: Some(0),
+            place: Default::default(),
         })
     }
 

@@ -436,6 +436,7 @@ mod tests {
                 start_approx: false,
                 parent_start_ns: 0,
                 comm: "c".into(),
+                place: crate::ingest::event::Place::default(),
             }),
             &mut out,
         );
@@ -456,6 +457,7 @@ mod tests {
                 autoreap: false,
                 non_sigchld: false,
                 usage: None,
+                place: crate::ingest::event::Place::default(),
             }),
             &mut out,
         );
@@ -562,6 +564,7 @@ mod tests {
             autoreap: false,
             non_sigchld: false,
             usage: None,
+            place: crate::ingest::event::Place::default(),
         })];
         let (_, zombies) = seed(&mut e, &snap(SEC, vec![entry(50, 1, TICK, true)]), &pending);
         assert!(zombies.is_empty());
@@ -600,6 +603,7 @@ mod tests {
                 autoreap: false,
                 non_sigchld: false,
                 usage: None,
+                place: crate::ingest::event::Place::default(),
             })
         };
         let release_of = |pid: u32, t: u64| {
@@ -659,6 +663,7 @@ mod tests {
                 argv_truncated: false,
                 argv_read_failed: false,
                 filename_truncated: false,
+                place: crate::ingest::event::Place::default(),
             }),
         ];
         let mut e = engine();

@@ -65,6 +65,7 @@ fn fork(t: u64, pid: u32, ppid: u32, start_ns: u64) -> KernelEvent {
         start_approx: false,
         parent_start_ns: 0,
         comm: "bash".into(),
+        place: crate::ingest::event::Place::default(),
     })
 }
 
@@ -84,6 +85,7 @@ fn exec(t: u64, pid: u32, ppid: u32, start_ns: u64, comm: &str) -> KernelEvent {
         argv_truncated: false,
         argv_read_failed: false,
         filename_truncated: false,
+        place: crate::ingest::event::Place::default(),
     })
 }
 
@@ -108,6 +110,7 @@ fn exit_ev(
         autoreap,
         non_sigchld: false,
         usage: None,
+        place: crate::ingest::event::Place::default(),
     }
 }
 
