@@ -85,7 +85,10 @@ pub mod counter {
     pub const DROPPED_EXEC: u32 = 4;
     pub const DROPPED_EXIT: u32 = 5;
     pub const DROPPED_REAP: u32 = 6;
-    pub const COUNT: u32 = 7;
+    /// Wait-family calls whose [`super::WaitNote`] was not written: a read it needed failed
+    /// (also counted in `KERNEL_READ_FAILED`) or the `WAITERS` map refused the insert.
+    pub const DROPPED_WAIT: u32 = 7;
+    pub const COUNT: u32 = 8;
 }
 
 #[repr(C)]
@@ -313,6 +316,20 @@ pub struct WaitEvent {
     pub ns_level: u32,
 }
 const _: () = assert!(core::mem::size_of::<WaitEvent>() == 24 + 16);
+
+/// A process's latest wait-family call (wait4/waitid/waitpid entering do_wait(), kernel/exit.c:
+/// the `sched_process_wait` tracepoint), kept per tgid in the `WAITERS` map for the zombie
+/// diagnosis. Not an event: userspace looks it up.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitNote {
+    /// Boot time of the call (`bpf_ktime_get_boot_ns`, the events' clock).
+    pub ktime_ns: u64,
+    /// `start_boottime` of the caller's group leader: a note whose value differs from the
+    /// process's start is a reused pid's, stale.
+    pub leader_start_ns: u64,
+}
+const _: () = assert!(core::mem::size_of::<WaitNote>() == 16);
 
 /// `sched_process_free` of a thread-group leader (`pid == tgid`).
 #[repr(C)]
@@ -568,4 +585,6 @@ mod user {
     // SAFETY: all types are repr(C), Copy, made of integers and byte arrays, with no padding
     // (size assertions above), so every bit pattern is valid.
     unsafe impl aya::Pod for super::Config {}
+    // SAFETY: as above: two u64s, no padding (size assertion).
+    unsafe impl aya::Pod for super::WaitNote {}
 }

@@ -19,6 +19,7 @@ mod release;
 mod task;
 mod usage;
 mod wait;
+mod wait_note;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

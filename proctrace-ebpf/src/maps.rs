@@ -2,7 +2,7 @@ use aya_ebpf::{
     macros::map,
     maps::{LruHashMap, PerCpuArray, RingBuf},
 };
-use proctrace_common::{counter, ExecEvent, USAGE_BLOCK_CAP};
+use proctrace_common::{counter, ExecEvent, WaitNote, USAGE_BLOCK_CAP};
 
 /// All events, in one ring buffer so that their order is the order of reservation (the
 /// ring buffer's producer lock serialises CPUs): a fork is always before the child's events.
@@ -34,6 +34,16 @@ pub static NEWTASK_FLAGS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(40
 /// only carries the return value.
 #[map]
 pub static WAIT_ARGS: LruHashMap<u32, WaitArgs> = LruHashMap::with_max_entries(16384, 0);
+
+/// tgid -> its latest wait-family call (wait_note.rs), read by userspace for the zombie
+/// diagnosis (`parent_last_wait_ns`). Nothing deletes a note (that would cost the exit path a
+/// map operation for every process, and few processes ever wait): LRU, so the map never fills
+/// and every call is noted; the notes of processes gone, which userspace tells from a reused
+/// pid's by `leader_start_ns`, are the first to go. An eviction makes a process that waited
+/// read as one that never did since proctrace started: only a process that waited less
+/// recently than 16384 others, i.e. one that has not waited for a long while.
+#[map]
+pub static WAITERS: LruHashMap<u32, WaitNote> = LruHashMap::with_max_entries(16384, 0);
 
 #[repr(C)]
 #[derive(Clone, Copy)]

@@ -15,7 +15,11 @@
 //! exit records an absent usage block (all u64::MAX), so their `usage` is `null`. The place
 //! (issue 12) came after that: 24 zero bytes ("unknown") at the end of each fork and exit
 //! record and after the exec header, so `cgroup`, `container_id`, `pidns` and `nspid` are
-//! `null` (the regenerated file differs from the old one by exactly those four keys).
+//! `null` (the regenerated file differs from the old one by exactly those four keys). The
+//! zombie diagnosis (issue 12) added `reparented`, `siblings_unreaped` and `diagnosis` to the
+//! zombie records and to the summary's `unreaped`, the summary's `zombies_by_parent` and
+//! `zombies_by_container`, and the `wait` job to `lost_causes`: `diagnosis` is `null` here,
+//! as the replay reads no /proc (the session's diagnoser fills it from the live parent).
 use std::path::Path;
 
 use crate::{

@@ -2,6 +2,7 @@
 mod cgroup;
 mod cli;
 mod diag;
+mod diagnoser;
 mod engine;
 #[cfg(test)]
 mod golden_tests;

@@ -19,6 +19,7 @@ use crate::{
     cgroup::{self, resolve::Resolver},
     cli::Args,
     diag,
+    diagnoser::Diagnoser,
     engine::{Engine, EngineConfig},
     ingest::{decode::decode, event::KernelEvent},
     kernel::{
@@ -27,6 +28,7 @@ use crate::{
         loader, offsets, privileges,
         progstats::ProgStats,
         tracefs_mount::{self, Tracefs},
+        waiters::Waiters,
     },
     output::{
         queue::{Finished, OutputQueue, FINISH_WITHIN},
@@ -139,6 +141,8 @@ struct Session {
     ring: AsyncFd<RingBuf<MapData>>,
     counters: KernelCounters,
     progstats: ProgStats,
+    /// Completes zombie records with their diagnosis before they are written.
+    diagnoser: Diagnoser,
     pipeline: Pipeline,
     /// Records on their way to stdout, written by a thread of their own (queue.rs).
     out: OutputQueue,
@@ -187,6 +191,7 @@ impl Session {
                 .try_into()?,
         );
         let progstats = ProgStats::new(&ebpf);
+        let diagnoser = Diagnoser::new(Waiters::take(&mut ebpf)?);
         // SAFETY: the ring buffer owns its fd and outlives the registration (both live in
         // `ring`).
         let ring = unsafe { AsyncFd::register(ring) }
@@ -205,6 +210,7 @@ impl Session {
             ring,
             counters,
             progstats,
+            diagnoser,
             pipeline: Pipeline {
                 engine,
                 cgroups: Resolver::new(hierarchy),
@@ -251,9 +257,7 @@ impl Session {
         start.cgroup_hierarchy = self.pipeline.cgroups.hierarchy();
         engine.emit(start.into(), records);
         let now = boottime_now_ns()?;
-        for pid in zombies {
-            engine.report_zombie_now(pid, now, records);
-        }
+        engine.report_zombies_now(&zombies, now, records);
         for mut event in pending {
             if let Some(place) = event.place_mut() {
                 self.pipeline.cgroups.resolve(place);
@@ -441,6 +445,7 @@ impl Session {
     /// Hands the batch to the output thread, and after it a `lost` record for the records the
     /// full output queue dropped since the last one, once there is room again.
     fn flush(&mut self) -> anyhow::Result<Reader> {
+        self.diagnoser.complete(&mut self.pipeline.records);
         let mut result = self.out.send(&self.pipeline.records);
         self.pipeline.records.clear();
         let dropped = self.out.take_dropped();
@@ -501,11 +506,12 @@ impl Checks {
 fn hooks_in_words(hooks: &Hooks, fallbacks: &[loader::Fallback]) -> String {
     let hook = |h: &Option<String>| h.clone().unwrap_or_else(|| "none".to_owned());
     let mut text = format!(
-        "hooks: fork {}, exec {}, exit {}, reap {}",
+        "hooks: fork {}, exec {}, exit {}, reap {}, wait {}",
         hook(&hooks.fork),
         hook(&hooks.exec),
         hook(&hooks.exit),
-        hook(&hooks.reap)
+        hook(&hooks.reap),
+        hook(&hooks.wait)
     );
     if !fallbacks.is_empty() {
         let refused: Vec<String> = fallbacks
@@ -644,11 +650,13 @@ mod tests {
             exec: Some("tp_btf/sched_process_exec".into()),
             exit: Some("tp_btf/sched_process_exit".into()),
             reap: Some("tp_btf/sched_process_free".into()),
+            wait: Some("tp_btf/sched_process_wait".into()),
         };
         assert_eq!(
             hooks_in_words(&hooks, &[]),
             "hooks: fork tp_btf/sched_process_fork, exec tp_btf/sched_process_exec, exit \
-             tp_btf/sched_process_exit, reap tp_btf/sched_process_free"
+             tp_btf/sched_process_exit, reap tp_btf/sched_process_free, wait \
+             tp_btf/sched_process_wait"
         );
         let refused = [loader::Fallback {
             detail: "reap: fentry/release_task: … Verifier output: …".into(),

@@ -36,6 +36,13 @@ fn start_record_names_hooks(mode: &str) {
         // This machine offers tp_btf (see DEVELOPERS facts); probing must pick it.
         assert_eq!(start["hooks"]["fork"], "tp_btf/sched_process_fork");
     }
+    // The wait notes of the zombie diagnosis, on the same kind of hook as the others.
+    let wait = if mode == "classic" {
+        "tracepoint/sched/sched_process_wait"
+    } else {
+        "tp_btf/sched_process_wait"
+    };
+    assert_eq!(start["hooks"]["wait"], wait, "{start}");
     // The kernel's per-program recursion_misses arrived in Linux 5.12: before it proctrace
     // must say that it cannot count skipped runs, and from it on it must count them. The
     // version is this test's oracle only; proctrace asks the kernel.

@@ -5,14 +5,13 @@
 use std::{
     collections::HashSet,
     os::unix::{fs::MetadataExt, process::CommandExt},
-    path::{Path, PathBuf},
     process::Command,
     time::Duration,
 };
 
 use serde_json::Value;
 
-use crate::common::{tracer, tree, wait_exit, wait_record};
+use crate::common::{cgroup_mount, random_hex64, tracer, tree, wait_exit, wait_record, TestCgroup};
 
 crate::both_modes!(
     a_pid_namespace_gives_namespace_pids,
@@ -55,19 +54,25 @@ fn a_pid_namespace_gives_namespace_pids(mode: &str) {
     assert!(child.wait().expect("wait").success());
     wait_exit(&mut t, outer);
     // Inside the namespace the waits return the namespace's pids: those reaps come from the
-    // releases, an RCU grace period after the waits; the inner shell's is the last.
+    // releases, an RCU grace period after the waits; the inner shell's (the outer one's only child) is the last.
     t.wait_for(Duration::from_secs(10), |r| {
-        r["type"] == "reap" && r["comm"] == "sh" && r["ppid"] == outer
+        r["type"] == "reap" && r["ppid"] == outer
     })
     .expect("the reap of the namespace's init");
     let records = t.stop();
 
     let pids = tree(&records, outer);
     let execs = execs_in(&records, &pids);
+    // By argv[0], not comm: the guests' busybox runs its applets through /proc/self/exe,
+    // so there every comm but true's is "exe".
+    let program = |r: &Value| -> String {
+        let argv0 = r["argv"][0].as_str().unwrap_or_default();
+        argv0.rsplit('/').next().unwrap_or_default().to_owned()
+    };
     let by_name = |name: &str| -> &Value {
         execs
             .iter()
-            .find(|r| r["comm"] == name && r["pid"] != outer)
+            .find(|r| program(r) == name && r["pid"] != outer)
             .unwrap_or_else(|| panic!("no exec of {name} under {outer}: {execs:?}"))
     };
     let (init, sleep, truth) = (by_name("sh"), by_name("sleep"), by_name("true"));
@@ -98,51 +103,15 @@ fn a_pid_namespace_gives_namespace_pids(mode: &str) {
     }
 }
 
-/// A cgroup directory removed on drop (and its parent).
-struct TestCgroup {
-    dir: PathBuf,
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
-        if let Some(parent) = self.dir.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
-    }
-}
-
-fn random_hex64() -> String {
-    let mut bytes = [0u8; 32];
-    let mut f = std::fs::File::open("/dev/urandom").expect("open /dev/urandom");
-    std::io::Read::read_exact(&mut f, &mut bytes).expect("read /dev/urandom");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Moved into `<hierarchy>/proctrace-test-<pid>/docker-<64 hex>.scope` (the layout of docker's
 /// systemd cgroup driver), the process's `true` exec, its exit and its reap name the path and
 /// the id. Created in the hierarchy `start.cgroup_hierarchy` names: v1 `pids` on a hybrid
 /// host, the unified one on a v2 host (the kernel-matrix guests).
 fn a_moved_process_names_its_container(mode: &str) {
     let mut t = tracer(mode);
-    let start = t
-        .records
-        .iter()
-        .find(|r| r["type"] == "start")
-        .cloned()
-        .expect("the start record");
-    let mount = start["cgroup_hierarchy"]["mount"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no cgroup hierarchy in {start}"))
-        .to_owned();
     let id = random_hex64();
-    let leaf = format!("docker-{id}.scope");
-    let parent = format!("proctrace-test-{}", std::process::id());
-    let cg = TestCgroup {
-        dir: Path::new(&mount).join(&parent).join(&leaf),
-    };
-    std::fs::create_dir_all(&cg.dir).expect("create the test cgroup");
-    let procs = cg.dir.join("cgroup.procs");
+    let cg = TestCgroup::create(&cgroup_mount(&t), &format!("docker-{id}.scope"));
+    let procs = cg.procs();
     let script = format!("echo $$ > {} && exec /bin/true", procs.display());
     let mut child = Command::new("sh")
         .args(["-c", &script])
@@ -155,9 +124,9 @@ fn a_moved_process_names_its_container(mode: &str) {
     );
     wait_record(&mut t, "reap", pid);
     let records = t.stop();
+    let want_suffix = cg.suffix();
     drop(cg);
 
-    let want_suffix = format!("/{parent}/{leaf}");
     let exec = records
         .iter()
         .find(|r| r["type"] == "exec" && r["pid"] == pid && r["comm"] == "true")

@@ -82,6 +82,9 @@ impl ZombieAlerts {
 impl Engine {
     /// Emits the `zombie` record of every alert due by `now`.
     pub(super) fn fire_alerts(&mut self, now: u64, out: &mut Vec<Record>) {
+        // Counted once for the batch (a scan of the table), only when an alert fires: no
+        // zombie is reaped while the batch is made.
+        let mut census: Option<HashMap<u32, u32>> = None;
         while let Some((at, pid)) = self.alerts.pop_due(now) {
             let Some(since_ns) = self.procs.get(&pid).and_then(Proc::alert_pending_since) else {
                 continue;
@@ -97,11 +100,8 @@ impl Engine {
                 }
             }
             self.alerts.deferred.remove(&pid);
-            if let Some(p) = self.procs.get_mut(&pid) {
-                p.mark_alerted();
-            }
-            let record = self.zombie_record(pid, now, since_ns);
-            self.push(record, out);
+            let census = census.get_or_insert_with(|| self.zombies_per_parent());
+            self.alert(pid, now, since_ns, census, out);
         }
     }
 
@@ -121,15 +121,41 @@ impl Engine {
             return;
         }
         self.alerts.cancel(pid, since_ns);
+        let census = self.zombies_per_parent();
+        self.alert(pid, now, since_ns, &census, out);
+    }
+
+    /// Emits the one `zombie` record of the tracked zombie `pid` (its pending alert already
+    /// taken or cancelled by the caller), and keeps who its parent was: a parent that dies
+    /// before the zombie is reaped is still the owner the summary names.
+    pub(super) fn alert(
+        &mut self,
+        pid: u32,
+        now: u64,
+        since_ns: u64,
+        census: &HashMap<u32, u32>,
+        out: &mut Vec<Record>,
+    ) {
+        let Some(ppid) = self.procs.get(&pid).map(|p| p.ppid) else {
+            return;
+        };
+        let parent = self.parent_seen(ppid);
         if let Some(p) = self.procs.get_mut(&pid) {
-            p.mark_alerted();
+            p.mark_alerted(parent);
         }
-        let record = self.zombie_record(pid, now, since_ns);
+        let record = self.zombie_record(pid, now, since_ns, census);
         self.push(record, out);
     }
 
-    /// The `zombie` record of the tracked zombie `pid`, aged at `now`.
-    pub(super) fn zombie_record(&self, pid: u32, now: u64, since_ns: u64) -> Record {
+    /// The `zombie` record of the tracked zombie `pid`, aged at `now`; `census` counts the
+    /// unreaped zombies of each parent (this one included).
+    fn zombie_record(
+        &self,
+        pid: u32,
+        now: u64,
+        since_ns: u64,
+        census: &HashMap<u32, u32>,
+    ) -> Record {
         let p = &self.procs[&pid];
         let status = p.exit_status;
         Record::Zombie(ZombieRecord {
@@ -140,14 +166,31 @@ impl Engine {
             comm: p.comm.clone(),
             proc_id: p.proc_id,
             zombie_ns: now.saturating_sub(since_ns),
-            parent_comm: self.comm_of(p.ppid),
+            parent_comm: p.parent_at_alert.as_ref().and_then(|a| a.comm.clone()),
             source: p.zombie_source,
             exit_code: status.and_then(|s| s.code),
             signal: status.and_then(|s| s.signal),
             core_dumped: status.is_some_and(|s| s.core_dumped),
+            reparented: p.reparented(),
+            siblings_unreaped: siblings(census, p.ppid),
+            diagnosis: None,
             place: p.place.fields(),
         })
     }
+
+    /// Unreaped zombies by parent pid.
+    pub(super) fn zombies_per_parent(&self) -> HashMap<u32, u32> {
+        let mut census = HashMap::new();
+        for p in self.procs.values().filter(|p| p.zombie_since().is_some()) {
+            *census.entry(p.ppid).or_insert(0) += 1;
+        }
+        census
+    }
+}
+
+/// The other unreaped zombies of `ppid`'s, given a census that counts the one asking.
+pub(super) fn siblings(census: &HashMap<u32, u32>, ppid: u32) -> u32 {
+    census.get(&ppid).map_or(0, |n| n.saturating_sub(1))
 }
 
 #[cfg(test)]

@@ -8,22 +8,23 @@ use super::process::State;
 use super::Engine;
 
 impl Engine {
-    /// Emits the `zombie` record of a seeded zombie at once (`source: "procfs"`), instead of
-    /// waiting for its threshold: it was a zombie before proctrace started.
-    pub fn report_zombie_now(&mut self, pid: u32, now: u64, out: &mut Vec<Record>) {
+    /// Emits the `zombie` records of seeded zombies at once (`source: "procfs"`), instead of
+    /// waiting for their threshold: they were zombies before proctrace started.
+    pub fn report_zombies_now(&mut self, pids: &[u32], now: u64, out: &mut Vec<Record>) {
         self.advance(now, out);
-        let Some(p) = self.procs.get_mut(&pid) else {
-            return;
-        };
-        let Some(since_ns) = p.zombie_since() else {
-            return;
-        };
-        if p.alert_pending_since().is_some() {
-            self.alerts.cancel(pid, since_ns);
+        let census = self.zombies_per_parent();
+        for &pid in pids {
+            let Some(p) = self.procs.get(&pid) else {
+                continue;
+            };
+            let Some(since_ns) = p.zombie_since() else {
+                continue;
+            };
+            if p.alert_pending_since().is_some() {
+                self.alerts.cancel(pid, since_ns);
+            }
+            self.alert(pid, now, since_ns, &census, out);
         }
-        p.mark_alerted();
-        let record = self.zombie_record(pid, now, since_ns);
-        self.push(record, out);
     }
 
     /// Stops tracking `pid` (it is gone: its exit or reap was missed).

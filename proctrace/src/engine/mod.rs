@@ -37,16 +37,19 @@
 //! - `alerts`: the pending `zombie` alerts and their records;
 //! - `recent_reaps`: reaps remembered to recognise a second report of the same reap;
 //! - `seed`, `healing`: adopting /proc's view (seeding at start, corrections after a check);
-//! - `summary`: the `summary` record; `histogram`: zombie-time percentiles.
+//! - `summary`: the `summary` record; `histogram`: zombie-time percentiles; `owners`:
+//!   long-lived zombies by parent and container.
 
 mod alerts;
 mod candidates;
 mod consumers;
+pub mod diagnosis;
 mod exec;
 mod exit;
 mod fork;
 mod healing;
 mod histogram;
+mod owners;
 mod process;
 mod reap;
 mod recent_reaps;
@@ -66,6 +69,7 @@ use alerts::ZombieAlerts;
 use candidates::CandidateTimers;
 use consumers::Consumers;
 use histogram::LogHistogram;
+use owners::Owners;
 use process::Proc;
 use recent_reaps::RecentReaps;
 
@@ -99,6 +103,8 @@ pub struct Engine {
     zombie_hist: LogHistogram,
     first_ktime_ns: Option<u64>,
     consumers: Consumers,
+    /// Long-lived reaps by parent and container, for the summary.
+    owners: Owners,
     top: usize,
 }
 
@@ -118,6 +124,7 @@ impl Engine {
             zombie_hist: LogHistogram::new(),
             first_ktime_ns: None,
             consumers: Consumers::default(),
+            owners: Owners::default(),
             top: config.top,
         }
     }

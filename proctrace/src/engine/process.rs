@@ -7,6 +7,7 @@ use crate::output::record::{ProcId, ZombieSource};
 
 use super::alerts::ZombieAlerts;
 use super::candidates::{CandidateTimers, WaitCandidate};
+use super::owners::{ParentKey, ParentSeen};
 use super::usage::Image;
 use super::Engine;
 
@@ -51,6 +52,9 @@ pub(super) struct Proc {
     /// Where it lives, as of its latest fork, exec or exit event: the zombie and reap records
     /// carry the place captured at exit (the cgroup may be gone by then).
     pub(super) place: Place,
+    /// Its parent when its `zombie` record was made (long-lived zombies only): the owner
+    /// the summary names, even when that parent is gone by the reap.
+    pub(super) parent_at_alert: Option<ParentSeen>,
 }
 
 impl Proc {
@@ -76,6 +80,7 @@ impl Proc {
             image: Image::Unknown,
             filename: None,
             place: Place::default(),
+            parent_at_alert: None,
         }
     }
 
@@ -92,6 +97,11 @@ impl Proc {
             return true;
         }
         false
+    }
+
+    /// Its parent now is not the one it was forked from, or first seen with.
+    pub(super) fn reparented(&self) -> bool {
+        self.ppid != self.orig_ppid
     }
 
     /// Exit time, when the process is a zombie.
@@ -128,8 +138,9 @@ impl Proc {
         self.zombie_source = ZombieSource::Procfs;
     }
 
-    /// Its `zombie` record is out: no other one.
-    pub(super) fn mark_alerted(&mut self) {
+    /// Its `zombie` record is out: no other one. `parent` is its parent then.
+    pub(super) fn mark_alerted(&mut self, parent: ParentSeen) {
+        self.parent_at_alert = Some(parent);
         if let State::Zombie { since_ns, .. } = self.state {
             self.state = State::Zombie {
                 since_ns,
@@ -220,6 +231,18 @@ impl Engine {
 
     pub(super) fn comm_of(&self, pid: u32) -> Option<String> {
         self.procs.get(&pid).map(|p| p.comm.clone())
+    }
+
+    /// What is known of the process `pid` as a parent now.
+    pub(super) fn parent_seen(&self, pid: u32) -> ParentSeen {
+        let parent = self.procs.get(&pid);
+        ParentSeen {
+            key: ParentKey {
+                ppid: pid,
+                proc_id: parent.map(|q| q.proc_id),
+            },
+            comm: parent.map(|q| q.comm.clone()),
+        }
     }
 }
 

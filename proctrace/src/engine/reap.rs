@@ -3,6 +3,7 @@
 
 use crate::output::record::{Clock, ReapHow, ReapRecord, Record, ZombieClass};
 
+use super::owners::{OwnedZombie, Owners};
 use super::process::Proc;
 use super::Engine;
 
@@ -49,10 +50,34 @@ impl Engine {
         };
         if let Some(z) = reap.zombie_ns {
             self.zombie_hist.record(z);
+            if z >= self.alerts.threshold_ns() {
+                // Out of `self` while the process table is read.
+                let mut owners = std::mem::take(&mut self.owners);
+                self.tally_owner(&mut owners, &p, z, true);
+                self.owners = owners;
+            }
         }
         let record = reap.record(&p, &self.clock, self.alerts.threshold_ns());
         self.recent_reaps.note(reap.pid, reap.ktime_ns);
         self.push(Record::Reap(record), out);
+    }
+
+    /// Counts `p`, a long-lived zombie, for its parent (as its alert saw it, else as now)
+    /// and its container.
+    pub(super) fn tally_owner(&self, owners: &mut Owners, p: &Proc, zombie_ns: u64, reaped: bool) {
+        let now = p
+            .parent_at_alert
+            .is_none()
+            .then(|| self.parent_seen(p.ppid));
+        let parent = p.parent_at_alert.as_ref().or(now.as_ref());
+        if let Some(parent) = parent {
+            owners.add(&OwnedZombie {
+                parent,
+                container_id: p.place.container_id.as_ref(),
+                zombie_ns,
+                reaped,
+            });
+        }
     }
 
     /// Emits the reap of a process without an entry, and remembers it (a second report of it

@@ -45,6 +45,7 @@ pub fn causes(totals: &[u64; COUNT]) -> LostCauses {
             exec: at(counter::DROPPED_EXEC),
             exit: at(counter::DROPPED_EXIT),
             reap: at(counter::DROPPED_REAP),
+            wait: at(counter::DROPPED_WAIT),
         },
         ..LostCauses::default()
     }
@@ -70,6 +71,7 @@ mod tests {
         assert_eq!(c.dropped.exec, 1 << counter::DROPPED_EXEC);
         assert_eq!(c.dropped.exit, 1 << counter::DROPPED_EXIT);
         assert_eq!(c.dropped.reap, 1 << counter::DROPPED_REAP);
+        assert_eq!(c.dropped.wait, 1 << counter::DROPPED_WAIT);
         let mapped = c.ring_buffer_full
             + c.kernel_read_failed
             + c.fork_unpaired

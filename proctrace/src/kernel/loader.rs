@@ -1,4 +1,4 @@
-//! Loading and attaching the kernel programs. Each job (fork, exec, exit, reap) probes the
+//! Loading and attaching the kernel programs. Each job (wait, reap, exit, exec, fork) probes the
 //! most precise hook first and falls back when the kernel refuses it, and the choice is
 //! reported in the `start` record. Hooks are decided by what loads, never by version.
 use std::sync::{Mutex, PoisonError};
@@ -130,7 +130,7 @@ struct Job {
     report: fn(&mut Hooks, String),
 }
 
-/// The job (`fork`, `exec`, `exit`, `reap`) a program serves, by its name.
+/// The job (`wait`, `reap`, `exit`, `exec`, `fork`) a program serves, by its name.
 pub fn job_of(prog: &str) -> Option<&'static str> {
     JOBS.iter()
         .find(|job| {
@@ -159,15 +159,27 @@ const WAIT4_EXIT: Attach = tp("wait4_exit", "syscalls", "sys_exit_wait4");
 const WAITID_ENTER: Attach = tp("waitid_enter", "syscalls", "sys_enter_waitid");
 const WAITID_EXIT: Attach = tp("waitid_exit", "syscalls", "sys_exit_waitid");
 
-/// The jobs, in the order they are attached: the reverse of a process's life (reap, exit,
-/// exec, fork), so that start-up has no window in which events go unseen. A process whose
+/// The jobs, in the order they are attached: the reverse of a process's life (wait, reap,
+/// exit, exec, fork), so that start-up has no window in which events go unseen. A process whose
 /// fork is seen has every later event seen, for every hook was attached before the fork's
 /// (attaching fork first left ~20 ms in which children got a `fork` record but no exit or
 /// reap, and the first `proc_check` called them `missing`). A process forked before the fork
 /// hook is in the /proc read that follows attaching (Session::seed), and whatever it does
 /// after its hook is attached is seen; an event of one that is gone by that read (an exit, a
 /// reap) starts tracking it, or is a reap of an untracked process (engine/mod.rs).
-const JOBS: [Job; 4] = [
+/// The wait notes come first, before the reap: every wait call made once reaps can be seen is
+/// noted (a waiter already blocked in do_wait() at start-up has no note until its next call).
+const JOBS: [Job; 5] = [
+    // Every wait-family call entering do_wait(), noted per process in the WAITERS map
+    // (wait_note.rs) for the zombie diagnosis; it sends no record.
+    Job {
+        name: "wait",
+        report: |h, hook| h.wait = Some(hook),
+        alternatives: &[
+            &[btf("wait_note_btf", "sched_process_wait")],
+            &[tp("wait_note_tp", "sched", "sched_process_wait")],
+        ],
+    },
     // The reap: release_task() itself where the kernel lets us hook a function; otherwise
     // the wait-family syscall exits (exact moment and reaper for wait4/waitid) plus
     // sched_process_free (every release, an RCU grace period late) for the rest.
@@ -427,6 +439,7 @@ fn unload(program: &mut Program) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::record::HookCounts;
 
     #[test]
     fn every_program_has_one_job() {
@@ -437,6 +450,13 @@ mod tests {
         }
         assert_eq!(job_of("free_tp"), Some("reap"));
         assert_eq!(job_of("wait4_exit"), Some("reap"));
+        assert_eq!(job_of("wait_note_btf"), Some("wait"));
+        assert_eq!(job_of("wait_note_tp"), Some("wait"));
+        // Every job's misses and drops have a place in `lost.causes`.
+        for job in &JOBS {
+            let mut counts = HookCounts::default();
+            assert!(counts.get_mut(job.name).is_some(), "{}", job.name);
+        }
         assert_eq!(job_of("no_such_program"), None);
     }
 
@@ -458,13 +478,13 @@ mod tests {
         assert_eq!(in_words("something new"), "failed to attach (-v shows why)");
     }
 
-    /// No start-up window (see JOBS): reap, exit, exec, then fork; and in the classic fork
-    /// pair task_newtask before sched_process_fork, which looks up its clone flags.
+    /// No start-up window (see JOBS): wait, reap, exit, exec, then fork; and in the classic
+    /// fork pair task_newtask before sched_process_fork, which looks up its clone flags.
     #[test]
     fn jobs_attach_in_reverse_lifecycle_order() {
         let order: Vec<&str> = JOBS.iter().map(|j| j.name).collect();
-        assert_eq!(order, ["reap", "exit", "exec", "fork"]);
-        let classic_fork: Vec<&str> = JOBS[3].alternatives[1].iter().map(|a| a.prog()).collect();
+        assert_eq!(order, ["wait", "reap", "exit", "exec", "fork"]);
+        let classic_fork: Vec<&str> = JOBS[4].alternatives[1].iter().map(|a| a.prog()).collect();
         assert_eq!(classic_fork, ["newtask_tp", CLASSIC_FORK_PROGRAM]);
     }
 }

@@ -1,6 +1,6 @@
 //! The kernel side, seen from userspace: privileges, tracefs (mount, format files), BTF,
 //! the offsets handed to the programs, loading and attaching them, their failure counters and
-//! their run statistics.
+//! their run statistics, and the wait notes they keep.
 /// A tracepoint format file of a real kernel, from proctrace/tests/data/formats/<kernel>/.
 /// Defined before the modules: macro_rules are in scope for what follows them.
 #[cfg(test)]
@@ -27,3 +27,4 @@ pub mod progstats;
 pub mod tracefs;
 pub mod tracefs_mount;
 pub mod usage_offsets;
+pub mod waiters;

@@ -1,4 +1,5 @@
 //! Output: the record types (the JSON contract), time formatting, and the writers.
+pub mod diagnosis;
 pub mod queue;
 pub mod record;
 pub mod stdout;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use crate::output::diagnosis::{ContainerZombies, Diagnosis, ParentZombies};
 pub use crate::output::timefmt::{Clock, WallTime};
 
 /// The identity of one process across pid reuse, written `"{pid}-{start_ns}"`, where
@@ -131,6 +132,9 @@ pub struct Hooks {
     pub exec: Option<String>,
     pub exit: Option<String>,
     pub reap: Option<String>,
+    /// What notes each process's wait-family calls for the zombie diagnosis
+    /// (`parent_last_wait_ns`); it makes no record of its own.
+    pub wait: Option<String>,
 }
 
 /// Emitted once by the daemon after the programs are attached.
@@ -335,7 +339,8 @@ pub struct LostCauses {
     /// Records proctrace made but dropped because its reader did not keep up: the output
     /// queue (`--output-buffer-size`) was full.
     pub output_queue_full: u64,
-    /// Records a program did not send because a kernel read it needed failed, by job.
+    /// Records a program did not send because a kernel read it needed failed, by job; for
+    /// `wait`, wait calls not noted (a read failed or the notes map refused the insert).
     pub dropped: HookCounts,
     /// Not events: kernel reads that failed. Each either dropped a record (also counted in
     /// `dropped`) or left a field of a sent record zero or empty.
@@ -352,11 +357,14 @@ pub struct HookCounts {
     pub exec: u64,
     pub exit: u64,
     pub reap: u64,
+    /// Wait-family calls not noted for the zombie diagnosis (no record is missing: the
+    /// diagnosis may take the parent for one that did not wait).
+    pub wait: u64,
 }
 
 impl HookCounts {
     pub fn total(&self) -> u64 {
-        [self.fork, self.exec, self.exit, self.reap]
+        [self.fork, self.exec, self.exit, self.reap, self.wait]
             .into_iter()
             .fold(0, u64::saturating_add)
     }
@@ -367,6 +375,7 @@ impl HookCounts {
             exec: f(self.exec, other.exec),
             exit: f(self.exit, other.exit),
             reap: f(self.reap, other.reap),
+            wait: f(self.wait, other.wait),
         }
     }
 
@@ -377,6 +386,7 @@ impl HookCounts {
             "exec" => Some(&mut self.exec),
             "exit" => Some(&mut self.exit),
             "reap" => Some(&mut self.reap),
+            "wait" => Some(&mut self.wait),
             _ => None,
         }
     }
@@ -448,6 +458,12 @@ pub struct ZombieRecord {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub core_dumped: bool,
+    /// Its parent now is not the one it was forked from (or first seen with).
+    pub reparented: bool,
+    /// The parent's other unreaped zombie children, as tracked.
+    pub siblings_unreaped: u32,
+    /// Why it is not reaped; made at the edge (session), where /proc is read.
+    pub diagnosis: Option<Diagnosis>,
     #[serde(flatten)]
     pub place: Where,
 }
@@ -619,6 +635,11 @@ pub struct Unreaped {
     pub parent_comm: Option<String>,
     /// Zombie age at summary time.
     pub zombie_ns: u64,
+    pub container_id: Option<Arc<str>>,
+    pub siblings_unreaped: u32,
+    pub reparented: bool,
+    /// As on `zombie` records, made at the summary.
+    pub diagnosis: Option<Diagnosis>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -633,6 +654,9 @@ pub struct SummaryRecord {
     pub zombie_ns: ZombieStats,
     /// Oldest first.
     pub unreaped: Vec<Unreaped>,
+    /// Long-lived zombies by parent and by container (at most `--top` each).
+    pub zombies_by_parent: Vec<ParentZombies>,
+    pub zombies_by_container: Vec<ContainerZombies>,
     pub duration_ns: u64,
     /// The largest consumers among the processes that ended while traced (`--top`).
     pub top: TopConsumers,
@@ -668,6 +692,7 @@ pub struct Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::diagnosis::{ParentRole, Sigchld, Verdict, ZombieTally};
     use serde_json::Value;
 
     const CLOCK: Clock = Clock::from_offset_ns(1_795_702_554_000_000_000 - 5_000_000_000);
@@ -746,6 +771,18 @@ mod tests {
         }
     }
 
+    fn diagnosis() -> Diagnosis {
+        Diagnosis {
+            verdict: Verdict::ParentBlocksSigchld,
+            parent_state: Some("S".into()),
+            parent_wchan: Some("hrtimer_nanosleep".into()),
+            sigchld: Some(Sigchld::Handled),
+            sigchld_blocked: Some(true),
+            parent_last_wait_ns: Some(3),
+            parent_role: Some(ParentRole::Parent),
+        }
+    }
+
     fn one_of_each() -> Vec<Record> {
         let t = CLOCK.wall(5_123_456_789);
         let k = 5_123_456_789;
@@ -758,6 +795,7 @@ mod tests {
                 exec: Some("tracepoint/sched/sched_process_exec".into()),
                 exit: Some("tracepoint/sched/sched_process_exit".into()),
                 reap: None,
+                wait: Some("tracepoint/sched/sched_process_wait".into()),
             },
             vec!["lost.causes.recursion".into()],
             8 << 20,
@@ -850,6 +888,9 @@ mod tests {
                 exit_code: Some(0),
                 signal: None,
                 core_dumped: false,
+                reparented: false,
+                siblings_unreaped: 2,
+                diagnosis: Some(diagnosis()),
                 place: place(),
             }),
             Record::Reap(ReapRecord {
@@ -915,6 +956,24 @@ mod tests {
                     ppid: 1,
                     parent_comm: None,
                     zombie_ns: 9,
+                    container_id: None,
+                    siblings_unreaped: 0,
+                    reparented: true,
+                    diagnosis: Some(diagnosis()),
+                }],
+                zombies_by_parent: vec![ParentZombies {
+                    ppid: 1,
+                    parent_proc_id: Some(ProcId::new(1, 2)),
+                    parent_comm: Some("init".into()),
+                    tally: ZombieTally {
+                        unreaped: 1,
+                        long_lived_reaped: 2,
+                        max_zombie_ns: 9,
+                    },
+                }],
+                zombies_by_container: vec![ContainerZombies {
+                    container_id: None,
+                    tally: ZombieTally::default(),
                 }],
                 duration_ns: 10,
                 top: TopConsumers {
@@ -1019,6 +1078,9 @@ mod tests {
                         ("exit_code", U64),
                         ("signal", Null),
                         ("core_dumped", Bool),
+                        ("reparented", Bool),
+                        ("siblings_unreaped", U64),
+                        ("diagnosis", Obj),
                     ],
                     &place,
                 ]),
@@ -1062,6 +1124,8 @@ mod tests {
                         ("lost_causes", Obj),
                         ("zombie_ns", Obj),
                         ("unreaped", Arr),
+                        ("zombies_by_parent", Arr),
+                        ("zombies_by_container", Arr),
                         ("duration_ns", U64),
                         ("top", Obj),
                     ],
@@ -1086,7 +1150,13 @@ mod tests {
         };
         assert_schema(
             &serde_json::to_string(&start.hooks).expect("serializable"),
-            &[("fork", Str), ("exec", Str), ("exit", Str), ("reap", Null)],
+            &[
+                ("fork", Str),
+                ("exec", Str),
+                ("exit", Str),
+                ("reap", Null),
+                ("wait", Str),
+            ],
         );
         // What the kernel cannot measure is written beside the hooks.
         let json: Value = serde_json::to_value(&records[0]).expect("serializable");
@@ -1105,6 +1175,48 @@ mod tests {
         assert_schema(
             &serde_json::to_string(&check.missing).expect("serializable"),
             &[("count", U64), ("pids", Arr)],
+        );
+        let diagnosis_keys = [
+            ("verdict", Str),
+            ("parent_state", Str),
+            ("parent_wchan", Str),
+            ("sigchld", Str),
+            ("sigchld_blocked", Bool),
+            ("parent_last_wait_ns", U64),
+            ("parent_role", Str),
+        ];
+        assert_schema(
+            &serde_json::to_string(&diagnosis()).expect("serializable"),
+            &diagnosis_keys,
+        );
+        assert_schema(
+            &serde_json::to_string(&summary.unreaped[0]).expect("serializable"),
+            &[
+                ("pid", U64),
+                ("proc_id", Str),
+                ("comm", Str),
+                ("ppid", U64),
+                ("parent_comm", Null),
+                ("zombie_ns", U64),
+                ("container_id", Null),
+                ("siblings_unreaped", U64),
+                ("reparented", Bool),
+                ("diagnosis", Obj),
+            ],
+        );
+        let tally = [
+            ("unreaped", U64),
+            ("long_lived_reaped", U64),
+            ("max_zombie_ns", U64),
+        ];
+        let by_parent = [("ppid", U64), ("parent_proc_id", Str), ("parent_comm", Str)];
+        assert_schema(
+            &serde_json::to_string(&summary.zombies_by_parent[0]).expect("serializable"),
+            &[&by_parent[..], &tally[..]].concat(),
+        );
+        assert_schema(
+            &serde_json::to_string(&summary.zombies_by_container[0]).expect("serializable"),
+            &[&[("container_id", Null)][..], &tally[..]].concat(),
         );
         assert_schema(
             &serde_json::to_string(&summary.counts).expect("serializable"),
@@ -1143,23 +1255,18 @@ mod tests {
         for by_job in [&lost.causes.recursion, &lost.causes.dropped] {
             assert_schema(
                 &serde_json::to_string(by_job).expect("serializable"),
-                &[("fork", U64), ("exec", U64), ("exit", U64), ("reap", U64)],
+                &[
+                    ("fork", U64),
+                    ("exec", U64),
+                    ("exit", U64),
+                    ("reap", U64),
+                    ("wait", U64),
+                ],
             );
         }
         assert_schema(
             &serde_json::to_string(&summary.zombie_ns).expect("serializable"),
             &[("p50", U64), ("p99", U64), ("max", U64), ("count", U64)],
-        );
-        assert_schema(
-            &serde_json::to_string(&summary.unreaped[0]).expect("serializable"),
-            &[
-                ("pid", U64),
-                ("proc_id", Str),
-                ("comm", Str),
-                ("ppid", U64),
-                ("parent_comm", Null),
-                ("zombie_ns", U64),
-            ],
         );
         // ... and they are what the record itself contains.
         let whole = serde_json::to_string(records.last().expect("summary")).expect("serializable");

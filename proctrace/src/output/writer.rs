@@ -126,7 +126,7 @@ mod tests {
         })]);
         assert_eq!(
             text,
-            "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"ktime_ns\":0,\"count\":1,\"causes\":{\"ring_buffer_full\":1,\"recursion\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0},\"undecodable\":0,\"output_queue_full\":0,\"dropped\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0},\"kernel_read_failed\":0,\"fork_unpaired\":0}}\n"
+            "{\"type\":\"lost\",\"time\":\"1970-01-01T00:00:00.000000000Z\",\"ktime_ns\":0,\"count\":1,\"causes\":{\"ring_buffer_full\":1,\"recursion\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0,\"wait\":0},\"undecodable\":0,\"output_queue_full\":0,\"dropped\":{\"fork\":0,\"exec\":0,\"exit\":0,\"reap\":0,\"wait\":0},\"kernel_read_failed\":0,\"fork_unpaired\":0}}\n"
         );
     }
 }

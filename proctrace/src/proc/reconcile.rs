@@ -536,7 +536,7 @@ mod tests {
         let (n, zombies) = seed(&mut e, &s, &[]);
         assert_eq!((n, zombies), (3, vec![50]));
         let mut out = Vec::new();
-        e.report_zombie_now(50, 2 * SEC, &mut out);
+        e.report_zombies_now(&[50], 2 * SEC, &mut out);
         let Record::Zombie(z) = &out[0] else {
             panic!("zombie record")
         };

@@ -36,18 +36,23 @@ pub fn scan_pids(pids: &[u32]) -> Result<Snapshot, ScanError> {
     finish(began_ns, procs)
 }
 
+/// /proc's clock tick in ns (`starttime` and the CPU times are in ticks).
+pub fn tick_ns() -> u64 {
+    1_000_000_000 / procfs::ticks_per_second().max(1)
+}
+
 fn finish(began_ns: u64, procs: Vec<ProcEntry>) -> Result<Snapshot, ScanError> {
     Ok(Snapshot {
         began_ns,
         ended_ns: boottime_now_ns()?,
-        tick_ns: 1_000_000_000 / procfs::ticks_per_second().max(1),
+        tick_ns: tick_ns(),
         procs,
     })
 }
 
 fn entry(process: &Process) -> Option<ProcEntry> {
     let stat = process.stat().ok()?;
-    let tick_ns = 1_000_000_000 / procfs::ticks_per_second().max(1);
+    let tick_ns = tick_ns();
     // A group leader that exited before its threads shows `Z` while `num_threads` still counts
     // them (fs/proc/array.c: get_nr_threads): the process is alive.
     let zombie = stat.state == 'Z' && stat.num_threads <= 1;

@@ -4,6 +4,7 @@
 mod lifecycle;
 mod memory;
 mod missed;
+mod owners;
 mod pid_reuse;
 mod release;
 mod reparent;
