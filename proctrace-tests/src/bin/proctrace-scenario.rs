@@ -122,6 +122,201 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> T {
     args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
+/// What a `parent-kind` parent does while its children are zombies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// SIGCHLD blocked (sigprocmask) before the forks; sleeps in read(2), never waits.
+    Block,
+    /// SIGCHLD set to SIG_IGN before the forks: the kernel autoreaps, no zombie.
+    Ignore,
+    /// A SIGCHLD handler that does not wait (SA_RESTART); sleeps in read(2).
+    Handle,
+    /// The default disposition; sleeps in read(2), never waits.
+    Default,
+    /// Stops itself with SIGSTOP once its children are zombies; reads after SIGCONT.
+    Stopped,
+    /// Also forks a long sleeper (it reads our stdin) and blocks in waitpid(sleeper).
+    WaitsOther,
+    /// Reaps one short child before the forks (so it waited while traced), then spins on CPU.
+    Busy,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "block" => Kind::Block,
+            "ignore" => Kind::Ignore,
+            "handle" => Kind::Handle,
+            "default" => Kind::Default,
+            "stopped" => Kind::Stopped,
+            "waits-other" => Kind::WaitsOther,
+            "busy" => Kind::Busy,
+            _ => return None,
+        })
+    }
+}
+
+extern "C" fn sigchld_noop(_: libc::c_int) {}
+
+/// The state letter of /proc/PID/stat (after the last `)`), `None` once it is gone.
+fn proc_state(pid: i32) -> Option<u8> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 2).copied()
+}
+
+/// Blocks until fd 0 reaches end of file (the test closed its end), retrying EINTR.
+fn read_stdin_to_eof() {
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: valid buffer.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        if n == 0 || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+        {
+            return;
+        }
+    }
+}
+
+/// `parent-kind KIND N [CGROUP_PROCS]`: we fork N children that exit at once (each first
+/// writes its pid to CGROUP_PROCS when given, moving into that cgroup), wait (without a
+/// wait-family call) until each is a zombie or gone, print
+/// `{"pid":…,"children":[…],"sleeper":…}` and then behave as KIND says, never reaping them
+/// until our stdin reaches end of file. Then we reap them all and print `{"reaped":N}`.
+/// KIND: block, ignore, handle, default, stopped, waits-other, busy (see `Kind`).
+fn parent_kind(args: &[String]) {
+    let Some(kind) = args.first().and_then(|k| Kind::parse(k)) else {
+        eprintln!(
+            "usage: proctrace-scenario parent-kind block|ignore|handle|default|stopped|waits-other|busy N [CGROUP_PROCS]"
+        );
+        exit(2);
+    };
+    let n: usize = arg(args, 1, 3);
+    let procs = args.get(2).and_then(|p| CString::new(p.as_bytes()).ok());
+    match kind {
+        Kind::Block => {
+            // SAFETY: a sigset_t on our stack, filled by sigemptyset; we are single-threaded.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGCHLD);
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
+        }
+        Kind::Ignore => {
+            // SAFETY: setting a signal disposition.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        }
+        Kind::Handle => {
+            // SAFETY: a zeroed sigaction with a handler that does nothing (async-signal-safe).
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = sigchld_noop as extern "C" fn(libc::c_int) as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut());
+            }
+        }
+        Kind::Busy => {
+            let short = fork();
+            if short == 0 {
+                // SAFETY: ends the child.
+                unsafe { libc::_exit(0) };
+            }
+            wait(short);
+        }
+        Kind::Default | Kind::Stopped | Kind::WaitsOther => {}
+    }
+    let mut children = Vec::with_capacity(n);
+    for _ in 0..n {
+        let child = fork();
+        if child == 0 {
+            if let Some(procs) = &procs {
+                let pid = format!("{}", std::process::id());
+                // SAFETY: a valid NUL-terminated path and buffer; we are the only thread.
+                let ok = unsafe {
+                    let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                    fd >= 0 && libc::write(fd, pid.as_ptr().cast(), pid.len()) == pid.len() as isize
+                };
+                if !ok {
+                    eprintln!("moving into {procs:?}: {}", std::io::Error::last_os_error());
+                    // SAFETY: ends the child.
+                    unsafe { libc::_exit(120) };
+                }
+            }
+            // SAFETY: ends the child.
+            unsafe { libc::_exit(0) };
+        }
+        children.push(child);
+    }
+    // Zombies (or, ignored, gone) before anything else: a wait made now comes after every
+    // exit, and the test may read the state at once.
+    let deadline = boottime_ns() + 5_000_000_000;
+    for &child in &children {
+        while proc_state(child).is_some_and(|s| s != b'Z') {
+            if boottime_ns() > deadline {
+                eprintln!("child {child} is no zombie after 5 s");
+                exit(105);
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let sleeper = if kind == Kind::WaitsOther {
+        let sleeper = fork();
+        if sleeper == 0 {
+            read_stdin_to_eof();
+            // SAFETY: ends the sleeper.
+            unsafe { libc::_exit(0) };
+        }
+        sleeper
+    } else {
+        0
+    };
+    let list: Vec<String> = children.iter().map(i32::to_string).collect();
+    say(format!(
+        "{{\"pid\":{},\"children\":[{}],\"sleeper\":{sleeper}}}",
+        std::process::id(),
+        list.join(",")
+    ));
+    match kind {
+        Kind::Stopped => {
+            // SAFETY: stops us until the test sends SIGCONT.
+            unsafe { libc::raise(libc::SIGSTOP) };
+            read_stdin_to_eof();
+        }
+        Kind::WaitsOther => {
+            wait(sleeper);
+        }
+        Kind::Busy => {
+            let mut stdin = libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            loop {
+                // About 1 ms on CPU between looks at stdin.
+                let until = boottime_ns() + 1_000_000;
+                while boottime_ns() < until {
+                    std::hint::spin_loop();
+                }
+                // SAFETY: one valid pollfd.
+                if unsafe { libc::poll(&mut stdin, 1, 0) } != 0 {
+                    break;
+                }
+            }
+        }
+        Kind::Block | Kind::Ignore | Kind::Handle | Kind::Default => read_stdin_to_eof(),
+    }
+    if kind == Kind::Ignore {
+        say("{\"reaped\":0}".to_owned());
+        return;
+    }
+    for &child in &children {
+        wait(child);
+    }
+    say(format!("{{\"reaped\":{}}}", children.len()));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
@@ -499,6 +694,9 @@ fn main() {
                 std::process::id()
             ));
         }
+        // A parent of N children that exit at once, which it leaves unreaped until its stdin
+        // reaches end of file, behaving as KIND says meanwhile (see `parent_kind`).
+        "parent-kind" => parent_kind(&args[1..]),
         // N children forked as fast as possible, each exiting at once and reaped at once.
         "spawn" => {
             let n: usize = arg(&args, 1, 2000);

@@ -5,6 +5,7 @@
 use std::{
     collections::HashSet,
     io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Output, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError},
     time::{Duration, Instant},
@@ -269,4 +270,68 @@ pub fn kernel_release() -> (u32, u32) {
         .map(|n| n.parse::<u32>().expect("a kernel version number"));
     let major = parts.next().expect("major");
     (major, parts.next().expect("minor"))
+}
+
+/// Where the cgroup hierarchy the records' `cgroup` paths are in is mounted
+/// (`start.cgroup_hierarchy.mount`): v1 `pids` on a hybrid host, the unified one on a v2 host.
+pub fn cgroup_mount(t: &Tracer) -> String {
+    let start = t
+        .records
+        .iter()
+        .find(|r| r["type"] == "start")
+        .expect("the start record");
+    start["cgroup_hierarchy"]["mount"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no cgroup hierarchy in {start}"))
+        .to_owned()
+}
+
+/// A cgroup `<mount>/proctrace-test-<our pid>/<leaf>`, removed on drop (and its parent).
+pub struct TestCgroup {
+    pub dir: PathBuf,
+}
+
+impl TestCgroup {
+    pub fn create(mount: &str, leaf: &str) -> TestCgroup {
+        let parent = format!("proctrace-test-{}", std::process::id());
+        let cg = TestCgroup {
+            dir: Path::new(mount).join(parent).join(leaf),
+        };
+        std::fs::create_dir_all(&cg.dir)
+            .unwrap_or_else(|e| panic!("create the test cgroup {:?}: {e}", cg.dir));
+        cg
+    }
+
+    /// Its `cgroup.procs`: a pid written there moves that process in.
+    pub fn procs(&self) -> PathBuf {
+        self.dir.join("cgroup.procs")
+    }
+
+    /// `/proctrace-test-<pid>/<leaf>`: how the records' `cgroup` paths of its members end.
+    pub fn suffix(&self) -> String {
+        let mut parts = self.dir.iter().rev().take(2).collect::<Vec<_>>();
+        parts.reverse();
+        parts.iter().fold(String::new(), |mut s, p| {
+            s.push('/');
+            s.push_str(&p.to_string_lossy());
+            s
+        })
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+/// 64 random lowercase hex digits: a container id.
+pub fn random_hex64() -> String {
+    let mut bytes = [0u8; 32];
+    let mut f = std::fs::File::open("/dev/urandom").expect("open /dev/urandom");
+    std::io::Read::read_exact(&mut f, &mut bytes).expect("read /dev/urandom");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

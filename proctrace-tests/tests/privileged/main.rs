@@ -4,6 +4,7 @@
 //! `cargo test -p tracer --test privileged -- --test-threads=1`.
 //! A test that cannot load the programs fails; none of them skips.
 mod common;
+mod diagnosis;
 mod edges;
 mod exec_identity;
 mod foundation;
