@@ -139,6 +139,14 @@ enum Kind {
     WaitsOther,
     /// Reaps one short child before the forks (so it waited while traced), then spins on CPU.
     Busy,
+    /// Reaps one short child before the forks, then sleeps in read(2) without waiting.
+    WaitedBefore,
+    /// Sets SIGCHLD to SIG_IGN once its children are zombies (too late to autoreap them).
+    IgnoreLate,
+    /// A PR_SET_CHILD_SUBREAPER whose "children" are orphans: each is forked by a middle
+    /// process that exits at once and is reaped (so it waited); the orphans, handed to it
+    /// by find_new_reaper(), then die and stay zombies; it sleeps in read(2).
+    Subreaper,
 }
 
 impl Kind {
@@ -151,12 +159,40 @@ impl Kind {
             "stopped" => Kind::Stopped,
             "waits-other" => Kind::WaitsOther,
             "busy" => Kind::Busy,
+            "waited-before" => Kind::WaitedBefore,
+            "ignore-late" => Kind::IgnoreLate,
+            "subreaper" => Kind::Subreaper,
             _ => return None,
         })
     }
 }
 
 extern "C" fn sigchld_noop(_: libc::c_int) {}
+
+/// `n` orphans of ours (we are a subreaper): each forked by a middle process that exits
+/// at once and that we reap, then dies itself 300 ms later, after our waits.
+fn orphans(n: usize) -> Vec<i32> {
+    let fds = pipe(0);
+    let mut orphans = Vec::with_capacity(n);
+    for _ in 0..n {
+        let middle = fork();
+        if middle == 0 {
+            let orphan = fork();
+            if orphan == 0 {
+                // Long enough for every middle to be reaped first, even under emulation.
+                thread::sleep(Duration::from_millis(300));
+                // SAFETY: ends the orphan.
+                unsafe { libc::_exit(0) };
+            }
+            send_pid(fds[1], orphan);
+            // SAFETY: ends the middle process.
+            unsafe { libc::_exit(0) };
+        }
+        orphans.push(recv_pid(fds[0]).unwrap_or(0));
+        wait(middle);
+    }
+    orphans
+}
 
 /// The state letter of /proc/PID/stat (after the last `)`), `None` once it is gone.
 fn proc_state(pid: i32) -> Option<u8> {
@@ -187,7 +223,7 @@ fn read_stdin_to_eof() {
 fn parent_kind(args: &[String]) {
     let Some(kind) = args.first().and_then(|k| Kind::parse(k)) else {
         eprintln!(
-            "usage: proctrace-scenario parent-kind block|ignore|handle|default|stopped|waits-other|busy N [CGROUP_PROCS]"
+            "usage: proctrace-scenario parent-kind block|ignore|handle|default|stopped|waits-other|busy|waited-before|ignore-late|subreaper N [CGROUP_PROCS]"
         );
         exit(2);
     };
@@ -217,7 +253,7 @@ fn parent_kind(args: &[String]) {
                 libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut());
             }
         }
-        Kind::Busy => {
+        Kind::Busy | Kind::WaitedBefore => {
             let short = fork();
             if short == 0 {
                 // SAFETY: ends the child.
@@ -225,10 +261,17 @@ fn parent_kind(args: &[String]) {
             }
             wait(short);
         }
-        Kind::Default | Kind::Stopped | Kind::WaitsOther => {}
+        Kind::Subreaper => {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        }
+        Kind::Default | Kind::Stopped | Kind::WaitsOther | Kind::IgnoreLate => {}
     }
     let mut children = Vec::with_capacity(n);
-    for _ in 0..n {
+    if kind == Kind::Subreaper {
+        children = orphans(n);
+    }
+    for _ in children.len()..n {
         let child = fork();
         if child == 0 {
             if let Some(procs) = &procs {
@@ -305,7 +348,20 @@ fn parent_kind(args: &[String]) {
                 }
             }
         }
-        Kind::Block | Kind::Ignore | Kind::Handle | Kind::Default => read_stdin_to_eof(),
+        Kind::IgnoreLate => {
+            // SAFETY: setting a signal disposition; back to the default before the waits
+            // below, which then reap as usual.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+            read_stdin_to_eof();
+            // SAFETY: as above.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        }
+        Kind::Block
+        | Kind::Ignore
+        | Kind::Handle
+        | Kind::Default
+        | Kind::WaitedBefore
+        | Kind::Subreaper => read_stdin_to_eof(),
     }
     if kind == Kind::Ignore {
         say("{\"reaped\":0}".to_owned());

@@ -24,6 +24,9 @@ crate::both_modes!(
     a_stopped_parent_is_named,
     a_parent_waiting_for_another_child_is_named,
     a_busy_parent_is_named,
+    a_parent_that_waited_before_is_not_waiting,
+    a_parent_ignoring_sigchld_too_late_is_named,
+    a_subreapers_orphans_name_it,
     the_summary_diagnoses_and_groups_unreaped_zombies,
     a_containers_zombie_is_grouped_under_its_id,
 );
@@ -213,6 +216,8 @@ struct Expect {
     sigchld: &'static str,
     blocked: bool,
     last_wait: LastWait,
+    /// `parent_role`: `parent`, or `subreaper` for reparented orphans.
+    role: &'static str,
     /// `Some`: exactly this wchan (`None` means null); `None`: any string.
     wchan: Option<Option<&'static str>>,
 }
@@ -233,7 +238,7 @@ fn check_diagnosis(r: &Value, want: &Expect) {
     assert_eq!(d["parent_state"], want.state, "{r}");
     assert_eq!(d["sigchld"], want.sigchld, "{r}");
     assert_eq!(d["sigchld_blocked"], want.blocked, "{r}");
-    assert_eq!(d["parent_role"], "parent", "{r}");
+    assert_eq!(d["parent_role"], want.role, "{r}");
     match want.wchan {
         Some(Some(wchan)) => assert_eq!(d["parent_wchan"], wchan, "{r}"),
         Some(None) => assert_eq!(d["parent_wchan"], Value::Null, "{r}"),
@@ -265,7 +270,7 @@ fn diagnosed(mode: &str, kind: &str, want: &Expect) -> (Parent, Vec<Value>) {
         assert_eq!(z["ppid"], parent.pid, "{z}");
         assert_eq!(z["parent_comm"], SCENARIO_COMM, "{z}");
         assert_eq!(z["source"], "trace", "{z}");
-        assert_eq!(z["reparented"], false, "{z}");
+        assert_eq!(z["reparented"], want.role == "subreaper", "{z}");
         assert_eq!(z["container_id"], Value::Null, "{z}");
         assert!(
             z["zombie_ns"].as_u64().expect("zombie_ns") >= THRESHOLD_NS,
@@ -319,6 +324,7 @@ fn a_parent_blocking_sigchld_is_named(mode: &str) {
             sigchld: "default",
             blocked: true,
             last_wait: LastWait::Never,
+            role: "parent",
             wchan: None,
         },
     );
@@ -402,6 +408,7 @@ fn a_handler_that_does_not_wait_is_named(mode: &str) {
             sigchld: "handled",
             blocked: false,
             last_wait: LastWait::Never,
+            role: "parent",
             wchan: None,
         },
     );
@@ -418,6 +425,7 @@ fn a_parent_that_never_waits_is_named(mode: &str) {
             sigchld: "default",
             blocked: false,
             last_wait: LastWait::Never,
+            role: "parent",
             wchan: None,
         },
     );
@@ -434,6 +442,7 @@ fn a_stopped_parent_is_named(mode: &str) {
             sigchld: "default",
             blocked: false,
             last_wait: LastWait::Never,
+            role: "parent",
             wchan: None,
         },
     );
@@ -451,6 +460,7 @@ fn a_parent_waiting_for_another_child_is_named(mode: &str) {
             sigchld: "default",
             blocked: false,
             last_wait: LastWait::AfterExit,
+            role: "parent",
             wchan: Some(Some("do_wait")),
         },
     );
@@ -479,6 +489,7 @@ fn a_busy_parent_is_named(mode: &str) {
             sigchld: "default",
             blocked: false,
             last_wait: LastWait::BeforeExit,
+            role: "parent",
             wchan: Some(None),
         },
     );
@@ -526,6 +537,7 @@ fn the_summary_diagnoses_and_groups_unreaped_zombies(mode: &str) {
                 sigchld: "default",
                 blocked: false,
                 last_wait: LastWait::Never,
+                role: "parent",
                 wchan: None,
             },
         );
@@ -653,4 +665,57 @@ fn a_containers_zombie_is_grouped_under_its_id(mode: &str) {
         .find(|r| r["type"] == "fork" && r["pid"] == parent.pid)
         .expect("the scenario's fork");
     assert_eq!(fork["container_id"], Value::Null, "{fork}");
+}
+
+/// It waited (for another child) before these exited, and sleeps elsewhere since.
+fn a_parent_that_waited_before_is_not_waiting(mode: &str) {
+    diagnosed(
+        mode,
+        "waited-before",
+        &Expect {
+            verdict: "parent_not_waiting",
+            state: "S",
+            sigchld: "default",
+            blocked: false,
+            last_wait: LastWait::BeforeExit,
+            role: "parent",
+            wchan: None,
+        },
+    );
+}
+
+/// SIGCHLD set to SIG_IGN after the children died: the kernel autoreaps only children that
+/// exit afterwards (do_notify_parent()), these stay zombies of a parent that never waits.
+fn a_parent_ignoring_sigchld_too_late_is_named(mode: &str) {
+    diagnosed(
+        mode,
+        "ignore-late",
+        &Expect {
+            verdict: "parent_never_waits",
+            state: "S",
+            sigchld: "ignored",
+            blocked: false,
+            last_wait: LastWait::Never,
+            role: "parent",
+            wchan: None,
+        },
+    );
+}
+
+/// A subreaper's orphans (their parent exited and was reaped by it, before they died):
+/// reparented to it, they name it `subreaper`; it waited, before their exits.
+fn a_subreapers_orphans_name_it(mode: &str) {
+    diagnosed(
+        mode,
+        "subreaper",
+        &Expect {
+            verdict: "parent_not_waiting",
+            state: "S",
+            sigchld: "default",
+            blocked: false,
+            last_wait: LastWait::BeforeExit,
+            role: "subreaper",
+            wchan: None,
+        },
+    );
 }
