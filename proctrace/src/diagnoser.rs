@@ -23,6 +23,18 @@ struct Zombie {
     reparented: bool,
 }
 
+impl Zombie {
+    /// A zombie `zombie_ns` old at `now_ns`.
+    fn aged(ppid: u32, zombie_ns: u64, now_ns: u64, reparented: bool) -> Zombie {
+        Zombie {
+            ppid,
+            exited_ns: now_ns.saturating_sub(zombie_ns),
+            now_ns,
+            reparented,
+        }
+    }
+}
+
 impl Diagnoser {
     pub fn new(waiters: Waiters) -> Self {
         Diagnoser { waiters }
@@ -35,22 +47,12 @@ impl Diagnoser {
         for record in records {
             match record {
                 Record::Zombie(z) if z.diagnosis.is_none() => {
-                    let zombie = Zombie {
-                        ppid: z.ppid,
-                        exited_ns: z.ktime_ns.saturating_sub(z.zombie_ns),
-                        now_ns: z.ktime_ns,
-                        reparented: z.reparented,
-                    };
+                    let zombie = Zombie::aged(z.ppid, z.zombie_ns, z.ktime_ns, z.reparented);
                     z.diagnosis = Some(self.diagnose(&zombie, &mut parents));
                 }
                 Record::Summary(s) => {
                     for u in s.unreaped.iter_mut().filter(|u| u.diagnosis.is_none()) {
-                        let zombie = Zombie {
-                            ppid: u.ppid,
-                            exited_ns: s.ktime_ns.saturating_sub(u.zombie_ns),
-                            now_ns: s.ktime_ns,
-                            reparented: u.reparented,
-                        };
+                        let zombie = Zombie::aged(u.ppid, u.zombie_ns, s.ktime_ns, u.reparented);
                         u.diagnosis = Some(self.diagnose(&zombie, &mut parents));
                     }
                 }

@@ -222,6 +222,17 @@ struct Expect {
     wchan: Option<Option<&'static str>>,
 }
 
+/// A parent that never waits, with the default disposition, asleep in read(2).
+const NEVER_WAITS: Expect = Expect {
+    verdict: "parent_never_waits",
+    state: "S",
+    sigchld: "default",
+    blocked: false,
+    last_wait: LastWait::Never,
+    role: "parent",
+    wchan: None,
+};
+
 /// Checks one diagnosis (of a `zombie` record or a summary's `unreaped` entry, `r`).
 fn check_diagnosis(r: &Value, want: &Expect) {
     let d = &r["diagnosis"];
@@ -416,19 +427,7 @@ fn a_handler_that_does_not_wait_is_named(mode: &str) {
 
 /// The default disposition and no wait at all.
 fn a_parent_that_never_waits_is_named(mode: &str) {
-    diagnosed(
-        mode,
-        "default",
-        &Expect {
-            verdict: "parent_never_waits",
-            state: "S",
-            sigchld: "default",
-            blocked: false,
-            last_wait: LastWait::Never,
-            role: "parent",
-            wchan: None,
-        },
-    );
+    diagnosed(mode, "default", &NEVER_WAITS);
 }
 
 /// Stopped by SIGSTOP: it cannot run its wait. SIGCONT, and it reaps.
@@ -529,18 +528,7 @@ fn the_summary_diagnoses_and_groups_unreaped_zombies(mode: &str) {
             u["zombie_ns"].as_u64().expect("zombie_ns") >= THRESHOLD_NS,
             "{u}"
         );
-        check_diagnosis(
-            u,
-            &Expect {
-                verdict: "parent_never_waits",
-                state: "S",
-                sigchld: "default",
-                blocked: false,
-                last_wait: LastWait::Never,
-                role: "parent",
-                wchan: None,
-            },
-        );
+        check_diagnosis(u, &NEVER_WAITS);
     }
     let oldest = unreaped
         .iter()
