@@ -1,9 +1,9 @@
 //! Command-line interface.
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 
-use crate::kernel::loader::HookPolicy;
+use crate::{kernel::loader::HookPolicy, metrics::MetricsConfig};
 
 /// eBPF process-lifecycle tracer: one JSON object per line on stdout for every fork, exec,
 /// exit, zombie and reap on this host.
@@ -56,6 +56,114 @@ pub struct Args {
     /// tracepoints; `classic` forces the fallback.
     #[arg(long, value_enum, default_value_t = HookMode::Auto)]
     pub hooks: HookMode,
+
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9464, [::1]:9464);
+    /// off by default. A loopback address unless --metrics-allow-remote.
+    #[arg(long, value_name = "ADDR", help_heading = "Metrics")]
+    pub metrics: Option<SocketAddr>,
+
+    /// Let --metrics listen on an address other hosts can reach (e.g. 0.0.0.0:9464): the
+    /// metrics name containers and, with --metrics-comm-allow, programs.
+    #[arg(long, requires = "metrics", help_heading = "Metrics")]
+    pub metrics_allow_remote: bool,
+
+    /// Containers with a `container` series of their own in the zombie gauges (those with
+    /// the most zombies); the rest are summed into `container="other"`. From 0 to 1000.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u16).range(0..=1000),
+        help_heading = "Metrics"
+    )]
+    pub metrics_max_containers: u16,
+
+    /// Count exits per command name for these comms only (comma-separated, e.g.
+    /// nginx,postgres; at most 100, each at most 15 bytes): adds
+    /// proctrace_exits_by_comm_total{comm}. No comm is ever a label otherwise.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        value_parser = parse_comm,
+        requires = "metrics",
+        help_heading = "Metrics"
+    )]
+    pub metrics_comm_allow: Vec<String>,
+
+    /// Write no records on stdout (a metrics-only agent; needs --metrics).
+    #[arg(long, requires = "metrics", help_heading = "Metrics")]
+    pub no_events: bool,
+}
+
+/// The most comms `--metrics-comm-allow` takes: each is a series of its own.
+pub const MAX_COMMS: usize = 100;
+
+impl Args {
+    /// Checks what one flag's parser cannot: the flags together. A usage error (exit 2)
+    /// otherwise.
+    pub fn validate(&self) -> Result<(), clap::Error> {
+        let usage = |message: String| {
+            Args::command().error(clap::error::ErrorKind::ValueValidation, message)
+        };
+        if let Some(addr) = self.metrics {
+            if !addr.ip().to_canonical().is_loopback() && !self.metrics_allow_remote {
+                return Err(usage(format!(
+                    "--metrics {addr} is not a loopback address: add --metrics-allow-remote \
+                     to serve metrics to other hosts"
+                )));
+            }
+        }
+        if self.metrics_comm_allow.len() > MAX_COMMS {
+            return Err(usage(format!(
+                "--metrics-comm-allow names {} comms: at most {MAX_COMMS}",
+                self.metrics_comm_allow.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// What the metrics flags ask for; `None` without `--metrics`.
+    pub fn metrics_config(&self) -> Option<MetricsConfig> {
+        Some(MetricsConfig {
+            addr: self.metrics?,
+            max_containers: usize::from(self.metrics_max_containers),
+            comms: dedup(&self.metrics_comm_allow),
+        })
+    }
+}
+
+/// Parses the command line; a usage error (exit 2) exits here.
+pub fn parse() -> Args {
+    let args = Args::parse();
+    if let Err(err) = args.validate() {
+        err.exit();
+    }
+    args
+}
+
+/// One `--metrics-comm-allow` entry: a command name as the kernel keeps it (at most 15
+/// bytes, TASK_COMM_LEN - 1), or it could never match.
+fn parse_comm(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("an empty comm".to_owned());
+    }
+    if s.len() > 15 {
+        return Err(format!(
+            "{s:?} is {} bytes: the kernel keeps at most 15 of a command name",
+            s.len()
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+fn dedup(comms: &[String]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    comms
+        .iter()
+        .filter(|c| seen.insert(c.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// `--hooks`.
@@ -220,6 +328,105 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         let args = Args::try_parse_from(["proctrace", "-v"]).expect("-v");
         assert!(args.verbose && !args.quiet);
+    }
+
+    fn metrics_args(args: &[&str]) -> Result<Args, clap::Error> {
+        let args = Args::try_parse_from(std::iter::once("proctrace").chain(args.iter().copied()))?;
+        args.validate()?;
+        Ok(args)
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_loopback_only_unless_allowed() {
+        let args = metrics_args(&[]).expect("no flags");
+        assert_eq!(args.metrics_config(), None);
+        assert!(!args.no_events);
+        for addr in [
+            "127.0.0.1:9464",
+            "127.3.2.1:1",
+            "[::1]:9464",
+            "[::ffff:127.0.0.1]:9464",
+        ] {
+            let args = metrics_args(&["--metrics", addr]).unwrap_or_else(|e| panic!("{addr}: {e}"));
+            let config = args.metrics_config().expect("--metrics");
+            assert_eq!(
+                config.addr.to_string().parse::<SocketAddr>().ok(),
+                Some(config.addr)
+            );
+            assert_eq!(config.max_containers, 20);
+            assert!(config.comms.is_empty());
+        }
+        for addr in ["0.0.0.0:9464", "192.0.2.7:9464", "[::]:9464"] {
+            let err = metrics_args(&["--metrics", addr]).expect_err(addr);
+            assert_eq!(err.exit_code(), 2, "{addr}");
+            let text = err.to_string();
+            assert!(
+                text.contains("is not a loopback address: add --metrics-allow-remote"),
+                "{text}"
+            );
+            assert_eq!(
+                text.lines().next().map(|l| l.contains(addr)),
+                Some(true),
+                "{text}"
+            );
+            let args = metrics_args(&["--metrics", addr, "--metrics-allow-remote"])
+                .unwrap_or_else(|e| panic!("{addr} allowed: {e}"));
+            assert!(args.metrics_allow_remote);
+        }
+        for bad in ["localhost", "127.0.0.1", "9464", "127.0.0.1:99999"] {
+            let err = metrics_args(&["--metrics", bad]).expect_err(bad);
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
+    #[test]
+    fn metrics_flags_need_metrics_and_stay_bounded() {
+        for alone in [
+            &["--no-events"][..],
+            &["--metrics-allow-remote"],
+            &["--metrics-comm-allow", "sh"],
+        ] {
+            let err = metrics_args(alone).expect_err("without --metrics");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{alone:?}"
+            );
+            assert_eq!(err.exit_code(), 2);
+        }
+        let args = metrics_args(&[
+            "--metrics",
+            "127.0.0.1:9464",
+            "--no-events",
+            "--metrics-max-containers",
+            "0",
+            "--metrics-comm-allow",
+            "nginx,postgres,nginx",
+        ])
+        .expect("metrics-only agent");
+        assert!(args.no_events);
+        let config = args.metrics_config().expect("--metrics");
+        assert_eq!(config.max_containers, 0);
+        assert_eq!(config.comms, ["nginx", "postgres"]);
+        for (flag, value) in [
+            ("--metrics-max-containers", "1001"),
+            ("--metrics-max-containers", "-1"),
+            ("--metrics-comm-allow", "a,,b"),
+            ("--metrics-comm-allow", "sixteen-bytes-xx"),
+        ] {
+            let err = metrics_args(&["--metrics", "127.0.0.1:1", flag, value])
+                .expect_err(&format!("{flag} {value}"));
+            assert_eq!(err.exit_code(), 2, "{flag} {value}");
+        }
+        let many: Vec<String> = (0..=MAX_COMMS).map(|i| format!("c{i}")).collect();
+        let err = metrics_args(&[
+            "--metrics",
+            "127.0.0.1:1",
+            "--metrics-comm-allow",
+            &many.join(","),
+        ])
+        .expect_err("too many comms");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::{
         tracefs_mount::{self, Tracefs},
         waiters::Waiters,
     },
+    metrics,
     output::{
         queue::{Finished, OutputQueue, FINISH_WITHIN},
         record::{CheckReason, Hooks, LostCauses, Record, StartRecord},
@@ -144,8 +145,11 @@ struct Session {
     /// Completes zombie records with their diagnosis before they are written.
     diagnoser: Diagnoser,
     pipeline: Pipeline,
-    /// Records on their way to stdout, written by a thread of their own (queue.rs).
-    out: OutputQueue,
+    /// Records on their way to stdout, written by a thread of their own (queue.rs); `None`
+    /// with `--no-events`.
+    out: Option<OutputQueue>,
+    /// `--metrics`: every record flushed is counted there too.
+    metrics: Option<metrics::Agent>,
     /// "Everything up to now" is at most a full ring buffer: producers do not stop for us,
     /// so draining until empty could go on for ever under churn.
     in_buffer: usize,
@@ -163,6 +167,11 @@ impl Session {
         // Before anything is mounted or loaded: inside a pid namespace /proc and the kernel
         // events would never agree on a pid.
         crate::proc::namespace::check()?;
+        // Before anything is mounted or loaded too: an address in use is a quick refusal.
+        let metrics = args
+            .metrics_config()
+            .map(|config| metrics::Agent::start(&config))
+            .transpose()?;
         let tracefs = mount_tracefs()?;
         privileges::check(false)?;
         let memlock_raised = raise_memlock();
@@ -217,8 +226,15 @@ impl Session {
                 records: Vec::with_capacity(BATCH),
                 decode_errors: 0,
             },
-            out: OutputQueue::start(stdout_file()?, args.output_buffer_size)
-                .context("starting the output thread")?,
+            out: if args.no_events {
+                None
+            } else {
+                Some(
+                    OutputQueue::start(stdout_file()?, args.output_buffer_size)
+                        .context("starting the output thread")?,
+                )
+            },
+            metrics,
             in_buffer: args.ring_buffer_size as usize / std::mem::size_of::<EventHeader>(),
             lost_seen: LostCauses::default(),
             _tracefs: tracefs,
@@ -343,7 +359,7 @@ impl Session {
         // Every record is queued or dropped by now, so the summary counts every drop: after
         // `wind_up` nothing else falls due at the same `now`, and `lost` and `summary` are
         // never dropped.
-        let unreported = self.out.take_dropped_now();
+        let unreported = self.out.as_mut().map_or(0, OutputQueue::take_dropped_now);
         let Pipeline {
             engine, records, ..
         } = &mut self.pipeline;
@@ -353,7 +369,10 @@ impl Session {
         if self.flush()? == Reader::Gone {
             return Ok(());
         }
-        match self.out.finish(stopping + FINISH_WITHIN) {
+        let Some(out) = self.out.take() else {
+            return Ok(());
+        };
+        match out.finish(stopping + FINISH_WITHIN) {
             Ok(Finished::Delivered) | Err(OutputError::BrokenPipe) => Ok(()),
             Ok(Finished::Stalled { lines, bytes }) => {
                 report_stalled(lines, bytes, summary.as_ref());
@@ -444,18 +463,34 @@ impl Session {
 
     /// Hands the batch to the output thread, and after it a `lost` record for the records the
     /// full output queue dropped since the last one, once there is room again.
+    /// With `--metrics` every record is counted first, and about once a second the gauges
+    /// are refreshed from the engine.
     fn flush(&mut self) -> anyhow::Result<Reader> {
         self.diagnoser.complete(&mut self.pipeline.records);
-        let mut result = self.out.send(&self.pipeline.records);
+        if let Some(agent) = &mut self.metrics {
+            agent.observe(&self.pipeline.records);
+            let now = std::time::Instant::now();
+            if agent.refresh_due(now) {
+                agent.refresh(self.pipeline.engine.gauges(boottime_now_ns()?), now);
+            }
+        }
+        let Some(out) = &mut self.out else {
+            self.pipeline.records.clear();
+            return Ok(Reader::Listening);
+        };
+        let mut result = out.send(&self.pipeline.records);
         self.pipeline.records.clear();
-        let dropped = self.out.take_dropped();
+        let dropped = out.take_dropped();
         if result.is_ok() && dropped > 0 {
             let now = boottime_now_ns()?;
             let Pipeline {
                 engine, records, ..
             } = &mut self.pipeline;
             engine.lost(output_drops(dropped), now, records);
-            result = self.out.send(records);
+            if let Some(agent) = &self.metrics {
+                agent.observe(records);
+            }
+            result = out.send(records);
             records.clear();
         }
         match result {

@@ -4,12 +4,15 @@
 //! `cargo test -p tracer --test privileged -- --test-threads=1`.
 //! A test that cannot load the programs fails; none of them skips.
 mod common;
+mod containers;
 mod diagnosis;
 mod edges;
 mod exec_identity;
 mod foundation;
 mod lifecycle;
+mod metrics;
 mod mounts;
+mod oci;
 mod place;
 mod procfs;
 mod reap_confirm;

@@ -39,6 +39,8 @@
 //! - `seed`, `healing`: adopting /proc's view (seeding at start, corrections after a check);
 //! - `summary`: the `summary` record; `histogram`: zombie-time percentiles; `owners`:
 //!   long-lived zombies by parent and container.
+//! - `gauges`: figures of the process table (by state, zombies by container) for the
+//!   metrics.
 
 mod alerts;
 mod candidates;
@@ -47,6 +49,7 @@ pub mod diagnosis;
 mod exec;
 mod exit;
 mod fork;
+mod gauges;
 mod healing;
 mod histogram;
 mod owners;
@@ -73,6 +76,7 @@ use owners::Owners;
 use process::Proc;
 use recent_reaps::RecentReaps;
 
+pub use gauges::{ContainerZombieGauge, TableGauges};
 pub use seed::SeedProcess;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -197,7 +197,11 @@ fn not_run(label: &str, err: &anyhow::Error) -> Row {
 
 /// Print and save the table, then the closing line: tests over all rows, as CI reads it.
 fn conclude(rows: &[Row], run: &TestRun, matrix: &Path, took: Duration) -> Result<()> {
-    let table = report::render(rows, &run.deviations());
+    let mut notes = run.deviations();
+    if rows.iter().any(|row| row.kernel != "host") {
+        notes.push(scripts::GUEST_SKIP_NOTE.to_owned());
+    }
+    let table = report::render(rows, &notes);
     let summary = matrix.join("summary.md");
     fs::write(&summary, &table).with_context(|| format!("writing {}", summary.display()))?;
     eprintln!("\n{table}");
