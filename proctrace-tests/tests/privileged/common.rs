@@ -122,17 +122,7 @@ impl Tracer {
     /// Send `sig`, wait for exit (must be 0 within 2 s), return every record.
     pub fn stop_signalled(mut self, sig: i32) -> Vec<Value> {
         self.signal(sig);
-        let begin = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(
-                begin.elapsed() < Duration::from_secs(2),
-                "proctrace did not exit within 2 s of SIGINT"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = exit_within(&mut self.child, Duration::from_secs(2));
         while let Ok(r) = self.rx.recv_timeout(Duration::from_secs(5)) {
             self.records.push(r);
         }

@@ -19,7 +19,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{proctrace_bin, random_hex64, scenario_bin, TestCgroup};
+use crate::common::{exit_within, proctrace_bin, random_hex64, scenario_bin, TestCgroup};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const PROMTOOL: &str = "/usr/bin/promtool";
@@ -146,17 +146,7 @@ impl Agent {
     fn stop(mut self) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let begin = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                begin.elapsed() < Duration::from_secs(2),
-                "proctrace did not exit within 2 s of SIGINT"
-            );
-            sleep(Duration::from_millis(10));
-        };
+        let status = exit_within(&mut self.child, Duration::from_secs(2));
         let stdout = self
             .stdout
             .take()
