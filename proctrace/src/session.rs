@@ -25,7 +25,7 @@ use crate::{
     kernel::{
         btf,
         counters::{self, KernelCounters},
-        loader, offsets, privileges,
+        explain, loader, offsets, privileges,
         progstats::ProgStats,
         tracefs_mount::{self, Tracefs},
         waiters::Waiters,
@@ -180,10 +180,15 @@ impl Session {
         let hierarchy = cgroup::hierarchy::read();
         let v1_controller = hierarchy.as_ref().and_then(|h| h.controller.clone());
         let (config, report, place) =
-            offsets::build_config(tracefs.root(), btf_path, v1_controller.as_deref())?;
+            offsets::build_config(tracefs.root(), btf_path, v1_controller.as_deref())
+                .map_err(explain::layout_error)?;
+        let situation = explain::LoadSituation {
+            memlock_raised,
+            ring_buffer_bytes: args.ring_buffer_size,
+        };
         let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
-            .map_err(|err| explain_load_error(err.into(), memlock_raised))
-            .context("loading the kernel programs")?;
+            .context("loading the kernel programs")
+            .map_err(|err| explain::load_error(err, situation))?;
         diag::warn!("{}", hooks_in_words(&loaded.hooks, &loaded.fallbacks));
         for fallback in &loaded.fallbacks {
             diag::detail!("fell back: {}", fallback.detail);
@@ -647,7 +652,7 @@ fn release_startup_memory() {
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; later ones use memcg and ignore it
 /// (kernel/bpf/syscall.c, "bpf: switch to memcg-based memory accounting"). Raising the limit
 /// needs CAP_SYS_RESOURCE: failure is harmless on 5.11+, and on older kernels the map
-/// creation error is explained (see [`explain_load_error`]). Returns whether it was raised.
+/// creation error is explained (see kernel/explain.rs). Returns whether it was raised.
 fn raise_memlock() -> bool {
     let rlim = libc::rlimit {
         rlim_cur: libc::RLIM_INFINITY,
@@ -655,23 +660,6 @@ fn raise_memlock() -> bool {
     };
     // SAFETY: plain syscall with a valid pointer.
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) == 0 }
-}
-
-/// A map the kernel refused with EPERM while RLIMIT_MEMLOCK could not be raised: on kernels
-/// before 5.11 that limit is the cause, and the user needs to know what to add.
-fn explain_load_error(err: anyhow::Error, memlock_raised: bool) -> anyhow::Error {
-    let text = diag::chain(&err);
-    if !memlock_raised
-        && text.contains("failed to create map")
-        && text.contains("Operation not permitted")
-    {
-        return err.context(
-            "the kernel refused a BPF map and RLIMIT_MEMLOCK could not be raised: kernels \
-             before 5.11 charge maps to it; run as root, add CAP_SYS_RESOURCE, or raise the \
-             limit (ulimit -l unlimited)",
-        );
-    }
-    err
 }
 
 #[cfg(test)]

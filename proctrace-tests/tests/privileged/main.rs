@@ -7,6 +7,7 @@ mod common;
 mod containers;
 mod diagnosis;
 mod edges;
+mod errors;
 mod exec_identity;
 mod foundation;
 mod lifecycle;

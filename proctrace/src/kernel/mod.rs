@@ -19,6 +19,7 @@ macro_rules! fixture {
 
 pub mod btf;
 pub mod counters;
+pub mod explain;
 pub mod loader;
 pub mod offsets;
 pub mod place_offsets;

@@ -199,7 +199,7 @@ fn not_run(label: &str, err: &anyhow::Error) -> Row {
 fn conclude(rows: &[Row], run: &TestRun, matrix: &Path, took: Duration) -> Result<()> {
     let mut notes = run.deviations();
     if rows.iter().any(|row| row.kernel != "host") {
-        notes.push(scripts::GUEST_SKIP_NOTE.to_owned());
+        notes.push(scripts::guest_skip_note());
     }
     let table = report::render(rows, &notes);
     let summary = matrix.join("summary.md");
