@@ -16,6 +16,7 @@ mod oci;
 mod place;
 mod procfs;
 mod reap_confirm;
+mod service;
 mod stall;
 mod startup;
 mod usage;

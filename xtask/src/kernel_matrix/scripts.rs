@@ -78,13 +78,16 @@ impl TestRun {
 /// (`auto`) there: what they check of the kernel (/proc's state, wchan and signal masks,
 /// the wait notes) does not depend on the mode, the classic wait hook runs on the host row,
 /// and under emulation the classic half cost 90 s a kernel (on this project's machines).
-pub const GUEST_SKIP: [&str; 6] = [
+/// The service tests (`service::`) need systemd-analyze, bash, man and groff.
+pub const GUEST_SKIP: [&str; 8] = [
     "--skip",
     "containers::",
     "--skip",
     "metrics::",
     "--skip",
     "diagnosis::classic::",
+    "--skip",
+    "service::",
 ];
 
 /// The report's note on [`GUEST_SKIP`].
@@ -92,7 +95,8 @@ pub const GUEST_SKIP_NOTE: &str =
     "the guests skip the container runtime tests (`--skip containers::`): their initramfs has \
      no runc, crun or podman; the metrics tests (`--skip metrics::`): no Prometheus there; and \
      the zombie diagnosis tests in classic mode (`--skip diagnosis::classic::`): the auto half \
-     checks the kernel's side; the host row runs them all";
+     checks the kernel's side; and the service tests (`--skip service::`): no systemd-analyze, \
+     man or groff there; the host row runs them all";
 
 /// PID 1 of the guests.
 pub fn init_script(run: &TestRun) -> String {
@@ -163,7 +167,7 @@ mod tests {
         assert!(init.contains(
             "export PROCTRACE_CHURN_SECS='20'\nsh /opt/proctrace/run-tests.sh \
              '--skip' 'containers::' '--skip' 'metrics::' '--skip' 'diagnosis::classic::' \
-             '--skip' 'it'\\''s'\n"
+             '--skip' 'service::' '--skip' 'it'\\''s'\n"
         ));
         assert!(init.contains("export PROCTRACE_MATRIX_RETRY=0\n"));
         assert!(init.ends_with("poweroff -f\n"));
