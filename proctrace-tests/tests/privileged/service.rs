@@ -247,3 +247,42 @@ fn the_man_page_formats_cleanly() {
         );
     }
 }
+
+/// The generators need no root, and never lose their output without a word: a closed or
+/// full stdout is exit 1 with one line; a reader that went away (EPIPE: the reader `true` is
+/// gone before proctrace starts) is no error.
+#[test]
+fn the_generators_run_unprivileged_and_report_a_bad_stdout() {
+    let nobody = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups {} man",
+        proctrace_bin()
+    );
+    for (command, code, said) in [
+        (format!("{{ sleep 0.3; {nobody}; }} | true"), 0, None),
+        (
+            format!("{nobody} >&-"),
+            1,
+            Some("proctrace: stdout is closed: redirect it"),
+        ),
+        (
+            format!("{nobody} >/dev/full"),
+            1,
+            Some("proctrace: writing to stdout: No space left"),
+        ),
+    ] {
+        let script = format!("{command}; echo \"exit ${{PIPESTATUS[0]}}\"");
+        let out = tool("bash", "bash", |c| {
+            c.args(["-c", &script]);
+        });
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stdout, format!("exit {code}\n"), "{command}: {stderr}");
+        match said {
+            None => assert_eq!(stderr, "", "{command}"),
+            Some(said) => {
+                assert!(stderr.starts_with(said), "{command}: {stderr}");
+                assert_eq!(stderr.lines().count(), 1, "{command}: one line: {stderr}");
+            }
+        }
+    }
+}
