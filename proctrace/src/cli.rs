@@ -3,58 +3,67 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{CommandFactory as _, Parser};
 
-use crate::{kernel::loader::HookPolicy, metrics::MetricsConfig};
+use crate::{generate::Generate, kernel::loader::HookPolicy, metrics::MetricsConfig};
 
 /// eBPF process-lifecycle tracer: one JSON object per line on stdout for every fork, exec,
 /// exit, zombie and reap on this host.
 #[derive(Debug, Parser)]
-#[command(name = "proctrace", version, about)]
+#[command(
+    name = "proctrace",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    /// `completions`, `man`; without one, trace (the flags below apply to tracing only).
+    #[command(subcommand)]
+    pub command: Option<Generate>,
+
     /// Size of the kernel→user ring buffer in bytes (a power of two, multiple of the page
     /// size; suffixes K, M, G accepted).
-    #[arg(long, default_value = "4M", value_parser = parse_ring_size)]
+    #[arg(long, default_value = "4M", value_parser = parse_ring_size, help_heading = "Tuning")]
     pub ring_buffer_size: u32,
 
     /// Zombie age at which a `zombie` alert is emitted and above which a reap counts as
     /// long-lived (e.g. 500ms, 2s, 1m; at most 1y).
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_duration, help_heading = "Tuning")]
     pub zombie_threshold: Duration,
 
     /// Stop after this long (e.g. 30s, 5m; at most 1y) and print the summary; default: until
     /// SIGINT/SIGTERM/SIGHUP.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, help_heading = "Tuning")]
     pub duration: Option<Duration>,
 
     /// How often to compare the tracked processes with /proc and emit a `proc_check` record
     /// (e.g. 10s, 1m; from 100ms to 1y); 0 disables the checks. A check also runs right after
     /// events are lost.
-    #[arg(long, default_value = "10s", value_parser = parse_interval)]
+    #[arg(long, default_value = "10s", value_parser = parse_interval, help_heading = "Tuning")]
     pub proc_check_interval: Duration,
 
     /// Most bytes of records held for a reader that does not keep up (suffixes K, M, G; from
     /// 64K to 1G). When it is full, records are dropped and counted in a `lost` record
     /// (`causes.output_queue_full`); `start`, `lost`, `proc_check` and `summary` records are
     /// never dropped.
-    #[arg(long, default_value = "16M", value_parser = parse_output_buffer_size)]
+    #[arg(long, default_value = "16M", value_parser = parse_output_buffer_size, help_heading = "Tuning")]
     pub output_buffer_size: usize,
 
     /// Entries in each list of the summary's `top` (the largest consumers of CPU and of
     /// memory among the processes that ended, grouped by program); from 0 to 1000.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=1000), help_heading = "Tuning")]
     pub top: u16,
 
     /// Also print the details behind the diagnostics on stderr (verifier output of refused
     /// hooks, the kernel offsets resolved).
-    #[arg(short, long, conflicts_with = "quiet")]
+    #[arg(short, long, conflicts_with = "quiet", help_heading = "Diagnostics")]
     pub verbose: bool,
 
     /// Print nothing on stderr but a fatal error (and records stdout could not take).
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Diagnostics")]
     pub quiet: bool,
 
     /// Which kernel hooks to use: `auto` probes BTF tracepoints and falls back to classic
     /// tracepoints; `classic` forces the fallback.
-    #[arg(long, value_enum, default_value_t = HookMode::Auto)]
+    #[arg(long, value_enum, default_value_t = HookMode::Auto, help_heading = "Tuning")]
     pub hooks: HookMode,
 
     /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9464, [::1]:9464);

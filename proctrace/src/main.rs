@@ -1,9 +1,12 @@
 //! proctrace: eBPF process-lifecycle tracer. See README.md for the JSON contract.
 mod cgroup;
 mod cli;
+#[cfg(test)]
+mod cli_help_tests;
 mod diag;
 mod diagnoser;
 mod engine;
+mod generate;
 #[cfg(test)]
 mod golden_tests;
 mod ingest;
@@ -17,6 +20,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::parse();
+    if let Some(command) = &args.command {
+        return generate::run(command);
+    }
     diag::set_verbosity(match (args.quiet, args.verbose) {
         (true, _) => diag::Verbosity::Quiet,
         (false, true) => diag::Verbosity::Verbose,

@@ -41,7 +41,7 @@ enum Command {
     Test(test::Options),
     /// Lint the userspace crates and the eBPF crate with clippy (-D warnings)
     Clippy(clippy::Options),
-    /// Release build, then install proctrace to <prefix>/bin
+    /// Release build, then install proctrace, its man page, completions and systemd unit under <prefix>
     Install(install::Options),
     /// Benchmark proctrace against peer tracers (bpftrace, execsnoop, ...); writes BENCHMARKS.md
     Bench(bench::Options),

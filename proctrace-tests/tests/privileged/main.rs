@@ -17,6 +17,7 @@ mod oci;
 mod place;
 mod procfs;
 mod reap_confirm;
+mod service;
 mod stall;
 mod startup;
 mod usage;

@@ -102,6 +102,10 @@ pub const GUEST_SKIPS: &[(&str, &str)] = &[
          5.11 (the 5.10 guest) the kernel charges maps to RLIMIT_MEMLOCK, not to the cgroup",
     ),
     (
+        "service::",
+        "the service pieces: the initramfs has no systemd-analyze, bash, man or groff",
+    ),
+    (
         "stall::",
         "a stalled reader of stdout: proctrace's output queue only",
     ),
