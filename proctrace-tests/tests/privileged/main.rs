@@ -18,4 +18,5 @@ mod procfs;
 mod reap_confirm;
 mod stall;
 mod startup;
+mod text;
 mod usage;
