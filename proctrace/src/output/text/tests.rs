@@ -282,19 +282,36 @@ fn one_line_per_record_type() {
     assert_eq!(render(false, &one_of_each()), GOLDEN);
 }
 
+/// The same records in colour: SGR around the padded TIME and EVENT cells and the header,
+/// nothing else changed.
+const GOLDEN_COLOR: &str = "\
+\x1b[1mTIME            EVENT          PID    PPID COMM            DETAILS\x1b[0m
+\x1b[2m14:15:54.123456\x1b[0m \x1b[1mstart     \x1b[0m       -       - -               proctrace 0.1.0, 2026-11-26 UTC+00:00; hooks: fork tp_btf/sched_process_fork, exec tp_btf/sched_process_exec, exit tp_btf/sched_process_exit, reap fentry/release_task, wait off; 312 processes (2 zombies) in /proc at start
+\x1b[2m14:15:54.123456\x1b[0m \x1b[34mfork      \x1b[0m    4242    1000 bash            child 4242 of 1000, uid 1000
+\x1b[2m14:15:54.123457\x1b[0m \x1b[32mexec      \x1b[0m    4242    1000 sh              /bin/sh [sh -c \"exit 3\"]
+\x1b[2m14:15:55.323456\x1b[0m \x1b[31mexit      \x1b[0m    4242    1000 sh              exit 3 after 1.2s (cpu 2.5ms, rss 3.3 MiB)
+\x1b[2m14:15:54.123456\x1b[0m \x1b[31mlost      \x1b[0m       -       - -               5 events lost: ring_buffer_full 3, recursion.reap 2; kernel_read_failed 1
+\x1b[2m14:15:57.123456\x1b[0m \x1b[33mzombie    \x1b[0m    4242    1000 sh              zombie for 2.0s (exit 3), parent 1000 (bash), 2 siblings unreaped: parent_blocks_sigchld
+\x1b[2m14:15:57.623456\x1b[0m \x1b[36mreap      \x1b[0m    4242    1000 sh              reaped by 1000 (wait), zombie for 2.5s (long_lived)
+\x1b[2m14:15:54.123456\x1b[0m \x1b[35mproc_check\x1b[0m       -       - -               interval: 120 checked in 1.5ms, all agree
+\x1b[2m14:16:04.123456\x1b[0m \x1b[1msummary   \x1b[0m       -       - -               traced for 10s
+  records:  start 1, fork 12, exec 10, exit 12, zombie 1, reap 11, lost 1, proc_check 1
+  zombies:  zombie time p50 120us, p99 2.5s, max 2.6s over 11 reaps
+  losses:   5 events: ring_buffer_full 5
+  unreaped: 1, oldest first:
+    pid 77 (defunct\\x1b[2J): zombie for 9.0s, parent 1000 (bash), reparented: parent_blocks_sigchld
+  parents:  1000 (bash) 1 unreaped, 2 reaped long-lived, max 9.0s
+  top cpu:  cc1 ×2 3.0s
+\x1b[2m14:15:55.323456\x1b[0m exit          4242    1000 sh              exit 0 after 1.2s (cpu 2.5ms, rss 3.3 MiB)
+";
+
 #[test]
 fn with_colour_the_same_cells_in_sgr() {
-    let text = render(true, &[fork(), exit(None, Some(9), false)]);
-    let expected = "\
-\x1b[1mTIME            EVENT          PID    PPID COMM            DETAILS\x1b[0m
-\x1b[2m14:15:54.123456\x1b[0m \x1b[34mfork      \x1b[0m    4242    1000 bash            child 4242 of 1000, uid 1000
-\x1b[2m14:15:55.323456\x1b[0m \x1b[31mexit      \x1b[0m    4242    1000 sh              signal 9 (KILL) after 1.2s (cpu 2.5ms, rss 3.3 MiB)
-";
-    assert_eq!(text, expected);
-    assert_eq!(
-        strip_sgr(&text),
-        render(false, &[fork(), exit(None, Some(9), false)])
-    );
+    let mut records = one_of_each();
+    records.push(exit(Some(0), None, false));
+    let text = render(true, &records);
+    assert_eq!(text, GOLDEN_COLOR);
+    assert_eq!(strip_sgr(&text), render(false, &records));
 }
 
 #[test]
