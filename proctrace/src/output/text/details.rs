@@ -7,8 +7,8 @@ use super::{
     human::{bytes, duration, json_name, status},
 };
 use crate::output::record::{
-    Discrepancies, ExecRecord, ExitRecord, ForkRecord, HookCounts, Hooks, LostCauses,
-    ProcCheckRecord, ReapHow, ReapRecord, ZombieRecord, ZombieSource,
+    Discrepancies, ExecRecord, ExitRecord, ForkRecord, HookCounts, LostCauses, ProcCheckRecord,
+    ReapHow, ReapRecord, StartRecord, ZombieRecord, ZombieSource,
 };
 
 pub fn fork(r: &ForkRecord) -> String {
@@ -116,21 +116,27 @@ pub fn reap(r: &ReapRecord) -> String {
     text
 }
 
-/// `proctrace 0.1.0, 2026-11-26 UTC+00:00; fork …, exec …; 312 processes (2 zombies) in /proc`.
-pub fn start(version: &str, date: &str, hooks: &Hooks, seeded: (u64, u64)) -> String {
+/// `proctrace 0.1.0, 2026-11-26 UTC+00:00; hooks: fork …, exec …; 312 processes (2 zombies)
+/// in /proc at start`, then the fields this kernel cannot measure, if any.
+pub fn start(r: &StartRecord, date: &str) -> String {
     let hook = |h: &Option<String>| h.as_deref().map_or_else(|| "off".to_owned(), escape);
-    format!(
+    let mut text = format!(
         "proctrace {}, {date}; hooks: fork {}, exec {}, exit {}, reap {}, wait {}; \
          {} processes ({} zombies) in /proc at start",
-        escape(version),
-        hook(&hooks.fork),
-        hook(&hooks.exec),
-        hook(&hooks.exit),
-        hook(&hooks.reap),
-        hook(&hooks.wait),
-        seeded.0,
-        seeded.1
-    )
+        escape(&r.version),
+        hook(&r.hooks.fork),
+        hook(&r.hooks.exec),
+        hook(&r.hooks.exit),
+        hook(&r.hooks.reap),
+        hook(&r.hooks.wait),
+        r.seeded_processes,
+        r.seeded_zombies
+    );
+    if !r.unsupported.is_empty() {
+        let fields: Vec<String> = r.unsupported.iter().map(|f| escape(f)).collect();
+        let _ = write!(text, "; not measured here: {}", fields.join(", "));
+    }
+    text
 }
 
 /// `5 events lost: ring_buffer_full 1, recursion.reap 1; kernel_read_failed 1`: the non-zero

@@ -110,9 +110,7 @@ impl TextRenderer {
         match record {
             Record::Start(r) => {
                 let date = self.clock.date_and_zone(r.time);
-                let seeded = (r.seeded_processes, r.seeded_zombies);
-                let text = details::start(&r.version, &date, &r.hooks, seeded);
-                plain("start", Style::Bold, text)
+                plain("start", Style::Bold, details::start(r, &date))
             }
             Record::Fork(r) => process(
                 "fork",

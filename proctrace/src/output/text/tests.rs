@@ -341,6 +341,19 @@ fn exits_and_reaps_in_words() {
             "released (no wait seen), zombie time unknown\n",
         ),
         (
+            {
+                let Record::Start(mut s) = start() else {
+                    unreachable!("a start")
+                };
+                s.unsupported = vec!["lost.causes.recursion".into()];
+                s.hooks = Hooks::default();
+                Record::Start(s)
+            },
+            "proctrace 0.1.0, 2026-11-26 UTC+00:00; hooks: fork off, exec off, exit off, \
+             reap off, wait off; 312 processes (2 zombies) in /proc at start; \
+             not measured here: lost.causes.recursion\n",
+        ),
+        (
             proc_check(25),
             "interval: 120 checked in 1.5ms: 25 missing (42 43 …)\n",
         ),
