@@ -103,6 +103,9 @@ pub struct Args {
     /// Write no records on stdout (a metrics-only agent; needs --metrics).
     #[arg(long, requires = "metrics", help_heading = "Metrics")]
     pub no_events: bool,
+
+    #[command(flatten)]
+    pub output: crate::output::format::OutputArgs,
 }
 
 /// The most comms `--metrics-comm-allow` takes: each is a series of its own.
@@ -112,6 +115,7 @@ impl Args {
     /// Checks what one flag's parser cannot: the flags together. A usage error (exit 2)
     /// otherwise.
     pub fn validate(&self) -> Result<(), clap::Error> {
+        self.output.validate()?;
         let usage = |message: String| {
             Args::command().error(clap::error::ErrorKind::ValueValidation, message)
         };

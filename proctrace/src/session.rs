@@ -234,8 +234,10 @@ impl Session {
             out: if args.no_events {
                 None
             } else {
+                let out = stdout_file()?;
+                let encoder = args.output.encoder(&out);
                 Some(
-                    OutputQueue::start(stdout_file()?, args.output_buffer_size)
+                    OutputQueue::start(out, args.output_buffer_size, encoder)
                         .context("starting the output thread")?,
                 )
             },

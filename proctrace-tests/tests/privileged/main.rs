@@ -20,4 +20,5 @@ mod reap_confirm;
 mod service;
 mod stall;
 mod startup;
+mod text;
 mod usage;

@@ -21,10 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::output::{
-    record::Record,
-    writer::{encode_line, OutputError},
-};
+use crate::output::{format::Encoder, record::Record, writer::OutputError};
 
 /// Pieces written to a regular file or a terminal.
 const FILE_PIECE: usize = 64 * 1024;
@@ -35,6 +32,8 @@ const KEEP_CAPACITY: usize = 1 << 20;
 pub struct OutputQueue {
     shared: Arc<Shared>,
     limit: usize,
+    /// JSON lines or text (`--format`).
+    encoder: Encoder,
     /// Records dropped because the queue was full and not reported yet.
     dropped: u64,
     writer: Option<JoinHandle<()>>,
@@ -78,11 +77,11 @@ pub enum Finished {
 }
 
 impl OutputQueue {
-    /// Starts the writer thread on `out`.
-    pub fn start(out: File, limit: usize) -> io::Result<Self> {
+    /// Starts the writer thread on `out`; `encoder`'s header (the text format's) goes first.
+    pub fn start(out: File, limit: usize, encoder: Encoder) -> io::Result<Self> {
         let piece = piece_size(&out);
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::with_header(encoder.header())),
             more: Condvar::new(),
             idle: Condvar::new(),
         });
@@ -93,6 +92,7 @@ impl OutputQueue {
         Ok(OutputQueue {
             shared,
             limit,
+            encoder,
             dropped: 0,
             writer: Some(writer),
         })
@@ -110,7 +110,7 @@ impl OutputQueue {
         }
         for record in records {
             let before = state.pending.len();
-            encode_line(record, &mut state.pending)?;
+            self.encoder.encode(record, &mut state.pending)?;
             let len = state.pending.len() - before;
             if state.bytes + len > self.limit && !always_sent(record) {
                 state.pending.truncate(before);
@@ -118,7 +118,8 @@ impl OutputQueue {
                 continue;
             }
             state.bytes += len;
-            state.lines += 1;
+            // The text summary is several lines; the writer counts line ends down.
+            state.lines += count_lines(&state.pending[before..]);
         }
         drop(state);
         self.shared.more.notify_one();
@@ -192,6 +193,22 @@ impl Drop for OutputQueue {
             let _ = self.close_and_wait(Instant::now() + FINISH_WITHIN);
         }
     }
+}
+
+impl State {
+    /// Nothing queued but `header` (whole lines, or nothing).
+    fn with_header(header: Vec<u8>) -> Self {
+        State {
+            bytes: header.len(),
+            lines: count_lines(&header),
+            pending: header,
+            ..State::default()
+        }
+    }
+}
+
+fn count_lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 impl Shared {
@@ -283,7 +300,7 @@ fn write_pieces(
             io::ErrorKind::BrokenPipe => Failure::ReaderGone,
             kind => Failure::Io(kind, e.raw_os_error()),
         })?;
-        let lines = now.iter().filter(|&&b| b == b'\n').count();
+        let lines = count_lines(now);
         let mut state = shared.lock();
         state.bytes = state.bytes.saturating_sub(len);
         state.lines = state.lines.saturating_sub(lines);
@@ -389,7 +406,7 @@ mod tests {
     #[test]
     fn a_stalled_reader_blocks_nothing_and_drops_are_counted() {
         let (read, write) = pipe();
-        let mut q = OutputQueue::start(write, 256 * 1024).expect("start");
+        let mut q = OutputQueue::start(write, 256 * 1024, Encoder::Json).expect("start");
         // Far more than the pipe (64 KiB) and the queue hold; nobody reads.
         for pid in 0..20_000 {
             q.send(&[fork(pid)]).expect("send never blocks");
@@ -413,7 +430,7 @@ mod tests {
     fn everything_arrives_in_order_as_whole_lines() {
         let (read, write) = pipe();
         let reader = std::thread::spawn(move || io::read_to_string(read).expect("read"));
-        let mut q = OutputQueue::start(write, 1 << 20).expect("start");
+        let mut q = OutputQueue::start(write, 1 << 20, Encoder::Json).expect("start");
         for pid in 0..2_000 {
             q.send(&[fork(pid)]).expect("send");
         }
@@ -435,7 +452,7 @@ mod tests {
     fn dropping_the_queue_delivers_what_it_holds() {
         let (read, write) = pipe();
         let reader = std::thread::spawn(move || io::read_to_string(read).expect("read"));
-        let mut q = OutputQueue::start(write, 1 << 20).expect("start");
+        let mut q = OutputQueue::start(write, 1 << 20, Encoder::Json).expect("start");
         q.send(&[fork(7), fork(8)]).expect("send");
         drop(q);
         assert_eq!(reader.join().expect("reader").lines().count(), 2);
@@ -445,7 +462,7 @@ mod tests {
     fn a_reader_that_leaves_is_a_broken_pipe() {
         let (read, write) = pipe();
         drop(read);
-        let mut q = OutputQueue::start(write, 1 << 20).expect("start");
+        let mut q = OutputQueue::start(write, 1 << 20, Encoder::Json).expect("start");
         q.send(&[fork(1)]).expect("queued");
         let deadline = Instant::now() + Duration::from_secs(5);
         while q.send(&[]).is_ok() {

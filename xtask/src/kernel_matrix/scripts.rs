@@ -106,6 +106,10 @@ pub const GUEST_SKIPS: &[(&str, &str)] = &[
         "the service pieces: the initramfs has no systemd-analyze, bash, man or groff",
     ),
     (
+        "text::",
+        "the human-readable view: records rendered in userspace",
+    ),
+    (
         "stall::",
         "a stalled reader of stdout: proctrace's output queue only",
     ),
