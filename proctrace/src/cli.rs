@@ -3,7 +3,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{CommandFactory as _, Parser};
 
-use crate::{kernel::loader::HookPolicy, metrics::MetricsConfig};
+use crate::{kernel::loader::HookPolicy, metrics::MetricsConfig, output::args::OutputArgs};
 
 /// eBPF process-lifecycle tracer: one JSON object per line on stdout for every fork, exec,
 /// exit, zombie and reap on this host.
@@ -21,7 +21,7 @@ pub struct Args {
     pub zombie_threshold: Duration,
 
     /// Stop after this long (e.g. 30s, 5m; at most 1y) and print the summary; default: until
-    /// SIGINT/SIGTERM/SIGHUP.
+    /// SIGINT/SIGTERM (or SIGHUP, without --output).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
@@ -94,6 +94,9 @@ pub struct Args {
     /// Write no records on stdout (a metrics-only agent; needs --metrics).
     #[arg(long, requires = "metrics", help_heading = "Metrics")]
     pub no_events: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// The most comms `--metrics-comm-allow` takes: each is a series of its own.

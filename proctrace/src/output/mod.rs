@@ -1,7 +1,9 @@
 //! Output: the record types (the JSON contract), time formatting, and the writers.
+pub mod args;
 pub mod diagnosis;
 pub mod queue;
 pub mod record;
+pub mod sink;
 pub mod stdout;
 pub mod timefmt;
 pub mod writer;
