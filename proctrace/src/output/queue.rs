@@ -1,7 +1,8 @@
 //! The output queue: records leave the event loop as encoded JSON lines, and a thread of its
-//! own writes them to stdout (or the `--output` file, sink.rs). A reader that stalls (`proctrace | slow-consumer`, a terminal on
-//! Ctrl-S, a full log pipe) then stalls that thread only: the event loop keeps draining the
-//! ring buffer, polling losses and obeying SIGTERM and `--duration`.
+//! own writes them to stdout (or the `--output` file, see sink.rs). A reader that stalls
+//! (`proctrace | slow-consumer`, a terminal on Ctrl-S, a full log pipe) then stalls that
+//! thread only: the event loop keeps draining the ring buffer, polling losses and obeying
+//! SIGTERM and `--duration`.
 //!
 //! The queue holds at most `limit` bytes. A record that does not fit is dropped and counted
 //! (reported as `lost.causes.output_queue_full` once there is room again), except the records
