@@ -8,6 +8,7 @@ use std::{
     os::unix::{fs::MetadataExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, PoisonError},
     thread::JoinHandle,
     time::{Duration, Instant},
 };
@@ -35,11 +36,49 @@ impl Drop for TempDir {
     }
 }
 
-/// proctrace writing to a file, its stdout and stderr read to their ends.
+/// proctrace writing to a file, its stdout and stderr read as they come.
 struct FileTracer {
     child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
+    stdout: Output,
+    stderr: Output,
+}
+
+/// What a pipe of the child said so far, read by a thread of its own.
+struct Output {
+    text: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Output {
+    fn read(pipe: Option<impl Read + Send + 'static>) -> Output {
+        let text = Arc::new(Mutex::new(String::new()));
+        let theirs = Arc::clone(&text);
+        let reader = pipe.map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    let mut text = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+                    text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        });
+        Output { text, reader }
+    }
+
+    fn now(&self) -> String {
+        self.text
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Everything, once the pipe is closed (the child exited).
+    fn all(&mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.now()
+    }
 }
 
 impl FileTracer {
@@ -58,15 +97,8 @@ impl FileTracer {
             });
         }
         let mut child = cmd.spawn().expect("spawn proctrace");
-        let read_all = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
-            })
-        };
-        let stdout = child.stdout.take().map(|p| read_all(Box::new(p)));
-        let stderr = child.stderr.take().map(|p| read_all(Box::new(p)));
+        let stdout = Output::read(child.stdout.take());
+        let stderr = Output::read(child.stderr.take());
         FileTracer {
             child,
             stdout,
@@ -82,13 +114,7 @@ impl FileTracer {
     /// Waits for the exit (at most `within`); returns the exit code, stdout and stderr.
     fn wait(mut self, within: Duration) -> (Option<i32>, String, String) {
         let status = exit_within(&mut self.child, within);
-        let join =
-            |h: Option<JoinHandle<String>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
-        (
-            status.code(),
-            join(self.stdout.take()),
-            join(self.stderr.take()),
-        )
+        (status.code(), self.stdout.all(), self.stderr.all())
     }
 }
 
@@ -298,6 +324,11 @@ fn sighup_reopens_the_file_and_loses_nothing() {
         "the burst spans the switch: {in_old} before, {in_new} after"
     );
     assert!(pids.len() > 10, "{} processes", pids.len());
+    eprintln!(
+        "{} processes across the switch: {in_old} of their records in the old file, {in_new} \
+         in the new one",
+        pids.len()
+    );
 }
 
 fn of_pid(records: &[Value], pid: u64) -> usize {
@@ -428,9 +459,18 @@ fn a_failed_reopen_keeps_the_old_file_and_the_next_sighup_retries() {
     std::fs::rename(&path, &kept).expect("move the file out");
     std::fs::remove_dir(&logs).expect("rmdir");
     t.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(5), || t.stderr.now().contains("SIGHUP")),
+        "the failed reopen is not reported"
+    );
     let before = traced_true_lands_in(&kept);
     std::fs::create_dir(&logs).expect("mkdir again");
     t.signal(libc::SIGHUP);
+    // Records made once the file is back are in it, and only there.
+    assert!(
+        wait_until(Duration::from_secs(5), || path.exists()),
+        "not reopened"
+    );
     let after = traced_true_lands_in(&path);
     t.signal(libc::SIGINT);
     let (code, _, stderr) = t.wait(Duration::from_secs(2));
