@@ -3,7 +3,12 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{CommandFactory as _, Parser};
 
-use crate::{generate::Generate, kernel::loader::HookPolicy, metrics::MetricsConfig};
+use crate::{
+    generate::Generate,
+    kernel::loader::HookPolicy,
+    metrics::MetricsConfig,
+    output::{args::OutputArgs, format::FormatArgs},
+};
 
 /// eBPF process-lifecycle tracer: one JSON object per line on stdout for every fork, exec,
 /// exit, zombie and reap on this host.
@@ -19,6 +24,14 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Generate>,
 
+    /// `--format`, `--color`: how records are written (heading "Output").
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    /// `--output`: where records go (heading "Output").
+    #[command(flatten)]
+    pub output: OutputArgs,
+
     /// Size of the kernel→user ring buffer in bytes (a power of two, multiple of the page
     /// size; suffixes K, M, G accepted).
     #[arg(long, default_value = "4M", value_parser = parse_ring_size, help_heading = "Tuning")]
@@ -30,7 +43,7 @@ pub struct Args {
     pub zombie_threshold: Duration,
 
     /// Stop after this long (e.g. 30s, 5m; at most 1y) and print the summary; default: until
-    /// SIGINT/SIGTERM/SIGHUP.
+    /// SIGINT/SIGTERM (or SIGHUP, without --output).
     #[arg(long, value_parser = parse_duration, help_heading = "Tuning")]
     pub duration: Option<Duration>,
 
@@ -103,9 +116,6 @@ pub struct Args {
     /// Write no records on stdout (a metrics-only agent; needs --metrics).
     #[arg(long, requires = "metrics", help_heading = "Metrics")]
     pub no_events: bool,
-
-    #[command(flatten)]
-    pub output: crate::output::format::OutputArgs,
 }
 
 /// The most comms `--metrics-comm-allow` takes: each is a series of its own.
@@ -115,7 +125,7 @@ impl Args {
     /// Checks what one flag's parser cannot: the flags together. A usage error (exit 2)
     /// otherwise.
     pub fn validate(&self) -> Result<(), clap::Error> {
-        self.output.validate()?;
+        self.format.validate()?;
         let usage = |message: String| {
             Args::command().error(clap::error::ErrorKind::ValueValidation, message)
         };

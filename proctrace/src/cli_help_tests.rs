@@ -44,7 +44,15 @@ fn help_groups_the_flags_under_headings_in_order() {
         help.find(&format!("\n{heading}:\n"))
             .unwrap_or_else(|| panic!("no {heading:?} heading in:\n{help}"))
     };
-    let order = ["Commands", "Options", "Tuning", "Diagnostics", "Metrics"].map(at);
+    let order = [
+        "Commands",
+        "Options",
+        "Output",
+        "Tuning",
+        "Diagnostics",
+        "Metrics",
+    ]
+    .map(at);
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{help}");
     // Only --help and --version stay in the catch-all "Options" group: a new flag without a
     // heading fails here.

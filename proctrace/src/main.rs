@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         (false, false) => diag::Verbosity::Normal,
     });
     // Refused before anything is loaded; after parsing, so --help and usage errors still work.
-    if !args.no_events && !output::stdout::was_open_at_start() {
+    if !args.no_events && args.output.output.is_none() && !output::stdout::was_open_at_start() {
         diag::always!(
             "stdout is closed: the records would go nowhere (redirect it to a file or a pipe)"
         );

@@ -34,6 +34,7 @@ use crate::{
     output::{
         queue::{Finished, OutputQueue, FINISH_WITHIN},
         record::{CheckReason, Hooks, LostCauses, Record, StartRecord},
+        sink::Sink,
         timefmt::{boottime_now_ns, Clock},
         writer::{encode_line, OutputError},
     },
@@ -60,23 +61,27 @@ enum Reader {
     Listening,
     /// The reader closed the pipe (`proctrace | head`): exit quietly with success.
     Gone,
+    /// A write failed (ENOSPC, EIO): stop; `close` prints the summary on stderr and fails.
+    Failed,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     // Before anything is printed: a reader may signal us as soon as it sees `start`.
     let mut stop = StopSignals::install()?;
     let (mut session, attached) = Session::open(&args)?;
-    if session.seed(attached, args.ring_buffer_size)? == Reader::Gone {
-        return Ok(());
+    let mut reader = session.seed(attached, args.ring_buffer_size)?;
+    if reader == Reader::Listening {
+        reader = session.follow(&args, &mut stop).await?;
     }
-    if session.follow(&args, &mut stop).await? == Reader::Gone {
+    if reader == Reader::Gone {
         return Ok(());
     }
     session.close()
 }
 
 /// SIGINT, SIGTERM and SIGHUP: each ends the session with a summary. SIGHUP too: its default
-/// action would kill proctrace without one (a closed terminal, `kill -HUP` by a supervisor).
+/// action would kill proctrace without one (a closed terminal, `kill -HUP` by a supervisor);
+/// with `--output` it reopens the file instead (see [`Session::hangup_reopens`]).
 struct StopSignals {
     interrupt: Signal,
     terminate: Signal,
@@ -92,11 +97,12 @@ impl StopSignals {
         })
     }
 
-    async fn recv(&mut self) {
+    /// Waits for one; returns whether it was SIGHUP.
+    async fn recv(&mut self) -> bool {
         tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-            _ = self.hangup.recv() => {}
+            _ = self.interrupt.recv() => false,
+            _ = self.terminate.recv() => false,
+            _ = self.hangup.recv() => true,
         }
     }
 }
@@ -176,6 +182,9 @@ impl Session {
         privileges::check(false)?;
         let memlock_raised = raise_memlock();
 
+        // Before loading: a path proctrace cannot write is a quick refusal.
+        let sink = open_sink(args)?;
+
         let btf_path = std::path::Path::new(btf::VMLINUX_BTF);
         let hierarchy = cgroup::hierarchy::read();
         let v1_controller = hierarchy.as_ref().and_then(|h| h.controller.clone());
@@ -231,16 +240,13 @@ impl Session {
                 records: Vec::with_capacity(BATCH),
                 decode_errors: 0,
             },
-            out: if args.no_events {
-                None
-            } else {
-                let out = stdout_file()?;
-                let encoder = args.output.encoder(&out);
-                Some(
-                    OutputQueue::start(out, args.output_buffer_size, encoder)
-                        .context("starting the output thread")?,
-                )
-            },
+            out: sink
+                .map(|sink| {
+                    let encoder = args.format.encoder(sink.file());
+                    OutputQueue::start(sink, args.output_buffer_size, encoder)
+                })
+                .transpose()
+                .context("starting the output thread")?,
             metrics,
             in_buffer: args.ring_buffer_size as usize / std::mem::size_of::<EventHeader>(),
             lost_seen: LostCauses::default(),
@@ -334,7 +340,9 @@ impl Session {
                         self.confirm_check(pending).await?;
                     }
                 }
-                _ = stop.recv() => return Ok(Reader::Listening),
+                hangup = stop.recv() => if !self.hangup_reopens(hangup) {
+                    return Ok(Reader::Listening);
+                },
                 _ = sleep_until_opt(deadline), if deadline.is_some() => return Ok(Reader::Listening),
             }
             if let Some(reason) = checks.take_due() {
@@ -343,10 +351,17 @@ impl Session {
                     checks.settling = Some((pending, Instant::now() + settle));
                 }
             }
-            if self.flush()? == Reader::Gone {
-                return Ok(Reader::Gone);
+            let reader = self.flush()?;
+            if reader != Reader::Listening {
+                return Ok(reader);
             }
         }
+    }
+
+    /// SIGHUP with `--output`: the file is reopened (a log rotation) and tracing goes on.
+    /// Otherwise (stdout, SIGINT, SIGTERM) the signal stops the session.
+    fn hangup_reopens(&mut self, hangup: bool) -> bool {
+        hangup && self.out.as_mut().is_some_and(OutputQueue::reopen)
     }
 
     /// Detach first, so the final drain sees every event up to the end; then account for
@@ -379,13 +394,19 @@ impl Session {
         let Some(out) = self.out.take() else {
             return Ok(());
         };
+        let name = out.name().to_owned();
         match out.finish(stopping + FINISH_WITHIN) {
             Ok(Finished::Delivered) | Err(OutputError::BrokenPipe) => Ok(()),
             Ok(Finished::Stalled { lines, bytes }) => {
-                report_stalled(lines, bytes, summary.as_ref());
+                report_stalled(&name, lines, bytes, summary.as_ref());
                 Ok(())
             }
-            Err(err) => Err(err).context("writing to stdout"),
+            Err(err) => {
+                // The error line comes last, from main; the summary the output could not
+                // take goes before it.
+                print_summary(summary.as_ref());
+                Err(err).context(format!("writing to {name}"))
+            }
         }
     }
 
@@ -503,7 +524,9 @@ impl Session {
         match result {
             Ok(()) => Ok(Reader::Listening),
             Err(OutputError::BrokenPipe) => Ok(Reader::Gone),
-            Err(err) => Err(err).context("writing to stdout"),
+            // Reported by `close`, with the summary.
+            Err(OutputError::Io(_)) => Ok(Reader::Failed),
+            Err(err) => Err(err).context(format!("writing to {}", out.name())),
         }
     }
 }
@@ -575,16 +598,32 @@ fn output_drops(n: u64) -> LostCauses {
 }
 
 /// The reader still had not taken everything when proctrace had to exit: say so on stderr,
-/// with the summary it may never read on stdout.
-fn report_stalled(lines: usize, bytes: usize, summary: Option<&Record>) {
+/// with the summary it may never read on stdout (or the `--output` FIFO).
+fn report_stalled(name: &str, lines: usize, bytes: usize, summary: Option<&Record>) {
     diag::always!(
-        "the reader of stdout stalled: {lines} records ({bytes} bytes) could not be written \
+        "the reader of {name} stalled: {lines} records ({bytes} bytes) could not be written \
          before exit; the summary follows here"
     );
+    print_summary(summary);
+}
+
+/// The summary as one JSON line on stderr (after `proctrace: `), even with `-q`.
+fn print_summary(summary: Option<&Record>) {
     let mut line = Vec::new();
     if let Some(Ok(())) = summary.map(|s| encode_line(s, &mut line)) {
         diag::always!("{}", String::from_utf8_lossy(&line).trim_end());
     }
+}
+
+/// Where the records go: the `--output` file, stdout, or nowhere (`--no-events`).
+fn open_sink(args: &Args) -> anyhow::Result<Option<Sink>> {
+    if args.no_events {
+        return Ok(None);
+    }
+    Ok(Some(match &args.output.output {
+        Some(path) => Sink::open(path)?,
+        None => stdout_file()?.into(),
+    }))
 }
 
 /// A descriptor of our own for stdout, for the output thread: std's `Stdout` and its lock

@@ -204,7 +204,7 @@ fn stdout_write_error_names_its_cause_once() {
         Duration::from_secs(30),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // The `start` record is the first write: it fails, and the summary has nowhere to go.
+    // The `start` record is the first write: it fails, and proctrace stops.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let last = stderr.lines().last().unwrap_or_default();
     assert_eq!(
@@ -214,6 +214,13 @@ fn stdout_write_error_names_its_cause_once() {
     assert_eq!(
         stderr.matches("No space left on device").count(),
         1,
+        "{stderr}"
+    );
+    // The summary stdout could not take is on stderr, before the error.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("proctrace: {\"type\":\"summary\"")),
         "{stderr}"
     );
 }

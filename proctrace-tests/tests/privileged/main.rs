@@ -14,6 +14,7 @@ mod lifecycle;
 mod metrics;
 mod mounts;
 mod oci;
+mod output_file;
 mod place;
 mod procfs;
 mod reap_confirm;

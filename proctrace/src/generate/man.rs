@@ -25,12 +25,14 @@ const SECTIONS: &[(&str, &str)] = &[
         "EXIT STATUS",
         "0: stopped by a signal or --duration (after the summary record), or the reader of \
          stdout went away. 1: it could not start (missing privileges, inside a pid namespace, \
-         stdout closed) or could not write stdout. 2: a usage error.",
+         stdout closed, --output not writable) or could not write its records (the summary then \
+         goes to stderr). 2: a usage error.",
     ),
     (
         "SIGNALS",
-        "SIGINT, SIGTERM and SIGHUP stop tracing: proctrace detaches its programs, prints the \
-         summary record as its last line and exits 0 within 2 seconds.",
+        "SIGINT and SIGTERM stop tracing: proctrace detaches its programs, prints the summary \
+         record as its last line and exits 0 within 2 seconds. SIGHUP does the same without \
+         --output; with --output it reopens the file (for log rotation) and tracing goes on.",
     ),
     (
         "FILES",

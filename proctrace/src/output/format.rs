@@ -11,7 +11,7 @@ use crate::output::{
 
 /// The output flags, flattened into the command line.
 #[derive(Debug, Clone, clap::Args)]
-pub struct OutputArgs {
+pub struct FormatArgs {
     /// How records are written: `json`, one JSON object per line (the stable interface for
     /// programs), or `text`, aligned columns for people (e.g. `--format text`).
     #[arg(long, value_enum, default_value_t = Format::Json, help_heading = "Output")]
@@ -36,7 +36,7 @@ pub enum ColorWhen {
     Never,
 }
 
-impl OutputArgs {
+impl FormatArgs {
     /// `--color` colours text only: with JSON it is a mistake worth saying.
     pub fn validate(&self) -> Result<(), clap::Error> {
         if self.format == Format::Json && self.color.is_some() {
@@ -123,14 +123,14 @@ mod tests {
     #[test]
     fn json_is_the_default_and_color_needs_text() {
         let args = parse(&[]).expect("no flags");
-        assert_eq!(args.output.format, Format::Json);
+        assert_eq!(args.format.format, Format::Json);
         assert!(matches!(
-            args.output.encoder(&std::io::stdout()),
+            args.format.encoder(&std::io::stdout()),
             Encoder::Json
         ));
         let args = parse(&["--format", "text", "--color", "never"]).expect("text");
-        assert_eq!(args.output.format, Format::Text);
-        assert_eq!(args.output.color, Some(ColorWhen::Never));
+        assert_eq!(args.format.format, Format::Text);
+        assert_eq!(args.format.color, Some(ColorWhen::Never));
         let err = parse(&["--color", "always"]).expect_err("colour for JSON");
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("add --format text"), "{err}");

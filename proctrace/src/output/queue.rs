@@ -1,7 +1,8 @@
 //! The output queue: records leave the event loop as encoded JSON lines, and a thread of its
-//! own writes them to stdout. A reader that stalls (`proctrace | slow-consumer`, a terminal on
-//! Ctrl-S, a full log pipe) then stalls that thread only: the event loop keeps draining the
-//! ring buffer, polling losses and obeying SIGTERM and `--duration`.
+//! own writes them to stdout (or the `--output` file, see sink.rs). A reader that stalls
+//! (`proctrace | slow-consumer`, a terminal on Ctrl-S, a full log pipe) then stalls that
+//! thread only: the event loop keeps draining the ring buffer, polling losses and obeying
+//! SIGTERM and `--duration`.
 //!
 //! The queue holds at most `limit` bytes. A record that does not fit is dropped and counted
 //! (reported as `lost.causes.output_queue_full` once there is room again), except the records
@@ -14,14 +15,17 @@
 //! longer than `PIPE_BUF`, which is written alone).
 use std::{
     fs::File,
-    io::{self, Write},
+    io,
     os::fd::AsRawFd,
     sync::{Arc, Condvar, Mutex, MutexGuard},
     thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use crate::output::{format::Encoder, record::Record, writer::OutputError};
+use crate::{
+    diag,
+    output::{format::Encoder, record::Record, sink::Sink, writer::OutputError},
+};
 
 /// Pieces written to a regular file or a terminal.
 const FILE_PIECE: usize = 64 * 1024;
@@ -37,6 +41,9 @@ pub struct OutputQueue {
     /// Records dropped because the queue was full and not reported yet.
     dropped: u64,
     writer: Option<JoinHandle<()>>,
+    /// The sink's name, for messages; whether it is a file SIGHUP reopens.
+    name: String,
+    reopenable: bool,
 }
 
 struct Shared {
@@ -55,6 +62,9 @@ struct State {
     bytes: usize,
     lines: usize,
     closed: bool,
+    /// A reopen was asked for when `pending` held this many bytes: those go to the old file,
+    /// the rest to the reopened one (see [`OutputQueue::reopen`]).
+    reopen_at: Option<usize>,
     /// The writer stopped: everything was written after the close, or a write failed.
     stopped: bool,
     failure: Option<Failure>,
@@ -78,8 +88,10 @@ pub enum Finished {
 
 impl OutputQueue {
     /// Starts the writer thread on `out`; `encoder`'s header (the text format's) goes first.
-    pub fn start(out: File, limit: usize, encoder: Encoder) -> io::Result<Self> {
-        let piece = piece_size(&out);
+    pub fn start(out: impl Into<Sink>, limit: usize, encoder: Encoder) -> io::Result<Self> {
+        let out = out.into();
+        let (name, reopenable) = (out.name(), out.is_reopenable());
+        let piece = piece_size(out.file());
         let shared = Arc::new(Shared {
             state: Mutex::new(State::with_header(encoder.header())),
             more: Condvar::new(),
@@ -95,7 +107,36 @@ impl OutputQueue {
             encoder,
             dropped: 0,
             writer: Some(writer),
+            name,
+            reopenable,
         })
+    }
+
+    /// What the records go to, for messages: the `--output` path, or `stdout`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Asks the writer to reopen its file (SIGHUP, after a log rotation) once it has written
+    /// every record queued so far; never waits. Returns false when the output is not a file
+    /// it can reopen (stdout).
+    pub fn reopen(&mut self) -> bool {
+        if !self.reopenable {
+            return false;
+        }
+        let mut state = self.shared.lock();
+        // Two requests before the writer got to the first are one reopen, at the first.
+        if state.reopen_at.is_none() {
+            state.reopen_at = Some(state.pending.len());
+            // The new file starts like the first one: with the text format's header.
+            let header = self.encoder.header();
+            state.bytes += header.len();
+            state.lines += count_lines(&header);
+            state.pending.extend_from_slice(&header);
+        }
+        drop(state);
+        self.shared.more.notify_one();
+        true
     }
 
     /// Queues the records, in order. Fails once the writer failed: with
@@ -254,17 +295,18 @@ fn piece_size(out: &File) -> usize {
     }
 }
 
-fn write_loop(shared: &Shared, mut out: File, piece: usize) {
+fn write_loop(shared: &Shared, mut out: Sink, mut piece: usize) {
     let mut spare = Vec::new();
     loop {
         let mut state = shared.lock();
-        while state.pending.is_empty() && !state.closed {
+        while state.pending.is_empty() && !state.closed && state.reopen_at.is_none() {
             state = match shared.more.wait(state) {
                 Ok(guard) => guard,
                 Err(poisoned) => poisoned.into_inner(),
             };
         }
-        if state.pending.is_empty() {
+        let reopen_at = state.reopen_at.take();
+        if state.pending.is_empty() && reopen_at.is_none() {
             state.stopped = true;
             drop(state);
             shared.idle.notify_all();
@@ -272,7 +314,7 @@ fn write_loop(shared: &Shared, mut out: File, piece: usize) {
         }
         let batch = std::mem::replace(&mut state.pending, std::mem::take(&mut spare));
         drop(state);
-        if let Err(failure) = write_pieces(shared, &mut out, &batch, piece) {
+        if let Err(failure) = write_batch(shared, &mut out, &batch, reopen_at, &mut piece) {
             let mut state = shared.lock();
             state.failure = Some(failure);
             state.stopped = true;
@@ -285,10 +327,37 @@ fn write_loop(shared: &Shared, mut out: File, piece: usize) {
     }
 }
 
+/// Writes `batch`; with a reopen asked for, the lines queued before the request to the old
+/// file and the rest to the reopened one, so that none is lost or written twice across the
+/// switch. A failed reopen is reported and the old file kept: the next request tries again.
+fn write_batch(
+    shared: &Shared,
+    out: &mut Sink,
+    batch: &[u8],
+    reopen_at: Option<usize>,
+    piece: &mut usize,
+) -> Result<(), Failure> {
+    let Some(at) = reopen_at else {
+        return write_pieces(shared, out, batch, *piece);
+    };
+    let (before, after) = batch.split_at(at.min(batch.len()));
+    write_pieces(shared, out, before, *piece)?;
+    match out.reopen() {
+        Ok(()) => *piece = piece_size(out.file()),
+        Err(err) => diag::warn!(
+            "SIGHUP: cannot reopen {}: {err}; the records still go to the file opened before \
+             and the next SIGHUP tries again (check that its directory exists and proctrace \
+             may write there)",
+            out.name()
+        ),
+    }
+    write_pieces(shared, out, after, *piece)
+}
+
 /// Writes `batch` in line-aligned pieces, updating the queued counts after each.
 fn write_pieces(
     shared: &Shared,
-    out: &mut File,
+    out: &mut Sink,
     batch: &[u8],
     piece: usize,
 ) -> Result<(), Failure> {
@@ -456,6 +525,51 @@ mod tests {
         q.send(&[fork(7), fork(8)]).expect("send");
         drop(q);
         assert_eq!(reader.join().expect("reader").lines().count(), 2);
+    }
+
+    fn pids_in(path: &std::path::Path) -> Vec<u64> {
+        std::fs::read_to_string(path)
+            .expect("read")
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("a whole JSON line");
+                v["pid"].as_u64().expect("pid")
+            })
+            .collect()
+    }
+
+    /// Records queued before the reopen go to the renamed file, the rest to the new one,
+    /// whenever the writer gets to them.
+    #[test]
+    fn a_reopen_splits_the_records_where_it_was_asked_for() {
+        let dir = std::env::temp_dir().join(format!("proctrace-queue-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let (path, rotated) = (dir.join("out.jsonl"), dir.join("out.jsonl.1"));
+        let sink = Sink::open(&path).expect("open");
+        let mut q = OutputQueue::start(sink, 1 << 20, Encoder::Json).expect("start");
+        assert_eq!(q.name(), path.display().to_string());
+        for pid in 0..1_000 {
+            q.send(&[fork(pid)]).expect("send");
+        }
+        std::fs::rename(&path, &rotated).expect("rename");
+        assert!(q.reopen(), "a file is reopened");
+        for pid in 1_000..2_000 {
+            q.send(&[fork(pid)]).expect("send");
+        }
+        let finished = q.finish(Instant::now() + Duration::from_secs(10));
+        assert_eq!(finished.expect("finish"), Finished::Delivered);
+        assert_eq!(pids_in(&rotated), (0..1_000).collect::<Vec<u64>>());
+        assert_eq!(pids_in(&path), (1_000..2_000).collect::<Vec<u64>>());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stdout_is_not_reopened() {
+        let (_read, write) = pipe();
+        let mut q = OutputQueue::start(write, 1 << 20, Encoder::Json).expect("start");
+        assert!(!q.reopen());
+        assert_eq!(q.name(), "stdout");
     }
 
     #[test]

@@ -110,6 +110,10 @@ pub const GUEST_SKIPS: &[(&str, &str)] = &[
         "the human-readable view: records rendered in userspace",
     ),
     (
+        "output_file::",
+        "`--output FILE`, its reopen and its write errors: userspace only",
+    ),
+    (
         "stall::",
         "a stalled reader of stdout: proctrace's output queue only",
     ),
