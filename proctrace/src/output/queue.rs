@@ -564,6 +564,35 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// With `--format text` each file starts with the header, the reopened one too.
+    #[test]
+    fn a_reopened_file_starts_with_the_text_header() {
+        use crate::output::text::{TextRenderer, Zone};
+        let dir = std::env::temp_dir().join(format!("proctrace-queue-h-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let (path, rotated) = (dir.join("out.txt"), dir.join("out.txt.1"));
+        let encoder = Encoder::Text(TextRenderer::new(false, Zone::Fixed(0)));
+        let header = String::from_utf8(encoder.header()).expect("UTF-8");
+        assert!(header.starts_with("TIME"), "{header}");
+        let mut q = OutputQueue::start(Sink::open(&path).expect("open"), 1 << 20, encoder)
+            .expect("start");
+        q.send(&[fork(1)]).expect("send");
+        std::fs::rename(&path, &rotated).expect("rename");
+        assert!(q.reopen());
+        q.send(&[fork(2)]).expect("send");
+        let finished = q.finish(Instant::now() + Duration::from_secs(10));
+        assert_eq!(finished.expect("finish"), Finished::Delivered);
+        for (file, pid) in [(&rotated, " 1 "), (&path, " 2 ")] {
+            let text = std::fs::read_to_string(file).expect("read");
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 2, "{text}");
+            assert_eq!(format!("{}\n", lines[0]), header, "{text}");
+            assert!(lines[1].contains(pid), "{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn stdout_is_not_reopened() {
         let (_read, write) = pipe();
