@@ -3,7 +3,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{CommandFactory as _, Parser};
 
-use crate::{kernel::loader::HookPolicy, metrics::MetricsConfig};
+use crate::{filter::FilterArgs, kernel::loader::HookPolicy, metrics::MetricsConfig};
 
 /// eBPF process-lifecycle tracer: one JSON object per line on stdout for every fork, exec,
 /// exit, zombie and reap on this host.
@@ -94,6 +94,9 @@ pub struct Args {
     /// Write no records on stdout (a metrics-only agent; needs --metrics).
     #[arg(long, requires = "metrics", help_heading = "Metrics")]
     pub no_events: bool,
+
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 /// The most comms `--metrics-comm-allow` takes: each is a series of its own.

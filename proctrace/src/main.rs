@@ -4,6 +4,7 @@ mod cli;
 mod diag;
 mod diagnoser;
 mod engine;
+mod filter;
 #[cfg(test)]
 mod golden_tests;
 mod ingest;

@@ -8,6 +8,7 @@ mod containers;
 mod diagnosis;
 mod edges;
 mod exec_identity;
+mod filters;
 mod foundation;
 mod lifecycle;
 mod metrics;
