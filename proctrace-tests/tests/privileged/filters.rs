@@ -474,3 +474,33 @@ fn start_lost_proc_check_and_summary_pass_a_filter_that_matches_nothing() {
         "nothing else matches"
     );
 }
+
+/// The real binary refuses bad filter values before loading anything: exit 2, one line
+/// saying what to give instead, nothing on stdout.
+#[test]
+fn bad_filter_values_are_usage_errors() {
+    for (args, says) in [
+        (
+            &["--type", "forks"][..],
+            "--type takes fork, exec, exit, zombie and reap",
+        ),
+        (&["--comm", ""], "give a glob such as"),
+        (&["--container", "abc"], "give 4 to 64 hex digits"),
+        (&["--cgroup", "system.slice"], "starting with '/'"),
+        (&["--tree", "4194304"], "give the pid of a running process"),
+        (&["--uid", "no-such-user-proctrace"], "give a numeric uid"),
+    ] {
+        let out = Command::new(crate::common::proctrace_bin())
+            .args(args)
+            .output()
+            .expect("run proctrace");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: invalid value") && first.contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -117,10 +117,10 @@ fn parse_tree_root(s: &str) -> Result<u32, String> {
 
 fn parse_comm_glob(s: &str) -> Result<Glob, String> {
     let glob = Glob::parse(s).map_err(|e| e.to_string())?;
-    if glob.min_chars() > COMM_MAX {
+    if glob.min_bytes() > COMM_MAX {
         return Err(format!(
-            "{s:?} matches only names longer than {COMM_MAX} characters, and the kernel keeps \
-             at most {COMM_MAX} bytes of a command name: shorten it, or use --exe"
+            "{s:?} matches only names longer than {COMM_MAX} bytes, and the kernel keeps at \
+             most {COMM_MAX} bytes of a command name: shorten it, or use --exe"
         ));
     }
     Ok(glob)

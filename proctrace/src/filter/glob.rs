@@ -75,10 +75,17 @@ impl Glob {
         })
     }
 
-    /// The fewest characters a match has: a comm glob longer than the kernel's 15 bytes can
-    /// never match.
-    pub fn min_chars(&self) -> usize {
-        self.tokens.iter().filter(|t| **t != Token::Any).count()
+    /// The fewest bytes a match has (UTF-8): a comm glob longer than the kernel's 15 bytes
+    /// can never match.
+    pub fn min_bytes(&self) -> usize {
+        self.tokens
+            .iter()
+            .map(|t| match t {
+                Token::Literal(c) => c.len_utf8(),
+                Token::One | Token::Set { .. } => 1,
+                Token::Any => 0,
+            })
+            .sum()
     }
 
     /// Whether the whole of `s` matches. Backtracks to the latest `*` only: every other token
@@ -194,8 +201,9 @@ mod tests {
 
     #[test]
     fn the_shortest_match_is_counted() {
-        let g = |s: &str| Glob::parse(s).expect(s).min_chars();
+        let g = |s: &str| Glob::parse(s).expect(s).min_bytes();
         assert_eq!(g("*"), 0);
+        assert_eq!(g("é*"), 2);
         assert_eq!(g("a*b?"), 3);
         assert_eq!(g("[abc]x"), 2);
         assert_eq!(g("\\*"), 1);

@@ -573,6 +573,7 @@ fn bad_values_are_usage_errors_that_say_what_to_do() {
         (&["--tree", "4194304"], "no process 4194304 is running"),
         (&["--comm", ""], "empty pattern"),
         (&["--comm", "abcdefghijklmnop"], "at most 15 bytes"),
+        (&["--comm", "éééééééé"], "longer than 15 bytes"),
         (&["--exe", "/usr/[bin"], "'\\['"),
         (&["--uid", "no-such-user-proctrace"], "give a numeric uid"),
         (&["--uid", "4294967295"], "is not a uid"),
@@ -613,4 +614,28 @@ fn a_thread_is_not_a_tree_root() {
         parse(&["--tree", &me]).expect("our own pid").trees,
         [std::process::id()]
     );
+}
+
+/// Every filter flag has its row in README's options table, with an example.
+#[test]
+fn every_filter_flag_is_in_the_readme_options_table() {
+    use clap::CommandFactory as _;
+    let readme = include_str!("../../../README.md");
+    let command = Cli::command();
+    let flags: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .filter(|l| *l != "help")
+        .map(|l| format!("--{l}"))
+        .collect();
+    assert_eq!(flags.len(), 8, "{flags:?}");
+    for flag in flags {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{flag} <")))
+            .unwrap_or_else(|| panic!("README's options table has no row for {flag}"));
+        // The first cell is `{flag} <VALUE>`; the example is another.
+        let mentions = row.matches(&format!("`{flag} ")).count();
+        assert!(mentions >= 2, "no example in {row}");
+    }
 }
