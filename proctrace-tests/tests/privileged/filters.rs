@@ -5,6 +5,7 @@
 //! every record written matches it, and look at their own processes by pid.
 use std::{
     collections::HashSet,
+    io::Read as _,
     os::unix::process::CommandExt as _,
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -490,17 +491,27 @@ fn bad_filter_values_are_usage_errors() {
         (&["--tree", "4194304"], "give the pid of a running process"),
         (&["--uid", "no-such-user-proctrace"], "give a numeric uid"),
     ] {
-        let out = Command::new(crate::common::proctrace_bin())
+        // A value wrongly accepted starts tracing: killed after 5 s, and the test fails.
+        let mut child = Command::new(crate::common::proctrace_bin())
             .args(args)
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run proctrace");
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let status = exit_within(&mut child, Duration::from_secs(5));
+        assert_eq!(status.code(), Some(2), "{args:?}");
+        let mut stderr = String::new();
+        let mut stdout = Vec::new();
+        let _ = child
+            .stderr
+            .take()
+            .map(|mut e| e.read_to_string(&mut stderr));
+        let _ = child.stdout.take().map(|mut o| o.read_to_end(&mut stdout));
         let first = stderr.lines().next().unwrap_or_default();
         assert!(
             first.starts_with("error: invalid value") && first.contains(says),
             "{args:?}: {stderr}"
         );
-        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(stdout.is_empty(), "{args:?}");
     }
 }
