@@ -12,49 +12,50 @@ use super::{
 
 /// Filters choose which `fork`, `exec`, `exit`, `zombie` and `reap` records are written;
 /// `start`, `lost`, `proc_check` and `summary` always are. Several values of one flag: any
-/// of them; different flags: all of them.
+/// of them; different flags: all of them. Refused with `--no-events` (`cli::Args`): nothing
+/// would be written to filter, and the metrics are never filtered.
 #[derive(Debug, Default, clap::Args)]
 #[command(next_help_heading = "Filters")]
 pub struct FilterArgs {
     /// Only these processes (comma-separated or repeated, e.g. --pid 1234,5678): the records
     /// whose `pid` is one of them.
-    #[arg(long = "pid", value_name = "PID", value_delimiter = ',', value_parser = parse_pid)]
+    #[arg(long = "pid", conflicts_with = "no_events", value_name = "PID", value_delimiter = ',', value_parser = parse_pid)]
     pub pids: Vec<u32>,
 
     /// Only this running process and all its descendants, those alive at start and those
     /// forked later, followed as they fork (e.g. --tree 1234; repeat for more trees).
-    #[arg(long = "tree", value_name = "PID", value_parser = parse_tree_root)]
+    #[arg(long = "tree", conflicts_with = "no_events", value_name = "PID", value_parser = parse_tree_root)]
     pub trees: Vec<u32>,
 
     /// Only processes whose command name (the kernel's comm, at most 15 bytes) matches this
     /// shell-style glob (e.g. --comm 'nginx*'; repeat for more).
-    #[arg(long = "comm", value_name = "GLOB", value_parser = parse_comm_glob)]
+    #[arg(long = "comm", conflicts_with = "no_events", value_name = "GLOB", value_parser = parse_comm_glob)]
     pub comms: Vec<Glob>,
 
     /// Only processes whose executable (the filename of their latest exec) matches this
     /// shell-style glob, where `*` also matches `/` (e.g. --exe '*/python3*'; repeat for
     /// more).
-    #[arg(long = "exe", value_name = "GLOB", value_parser = parse_exe_glob)]
+    #[arg(long = "exe", conflicts_with = "no_events", value_name = "GLOB", value_parser = parse_exe_glob)]
     pub exes: Vec<Glob>,
 
     /// Only processes with this real uid, a number or a user name resolved at start
     /// (comma-separated or repeated, e.g. --uid 0,www-data).
-    #[arg(long = "uid", value_name = "UID", value_delimiter = ',', value_parser = parse_uid)]
+    #[arg(long = "uid", conflicts_with = "no_events", value_name = "UID", value_delimiter = ',', value_parser = parse_uid)]
     pub uids: Vec<u32>,
 
     /// Only processes in this cgroup or below it, a path as the records' `cgroup` shows it
     /// (e.g. --cgroup /system.slice/nginx.service; repeat for more).
-    #[arg(long = "cgroup", value_name = "PATH", value_parser = parse_cgroup)]
+    #[arg(long = "cgroup", conflicts_with = "no_events", value_name = "PATH", value_parser = parse_cgroup)]
     pub cgroups: Vec<CgroupPrefix>,
 
     /// Only processes in containers whose `container_id` starts with this (4 to 64 hex
     /// digits, comma-separated or repeated, e.g. --container 3f2a9c1b7d4e).
-    #[arg(long = "container", value_name = "ID", value_delimiter = ',', value_parser = parse_container)]
+    #[arg(long = "container", conflicts_with = "no_events", value_name = "ID", value_delimiter = ',', value_parser = parse_container)]
     pub containers: Vec<Arc<str>>,
 
     /// Only these record types: fork, exec, exit, zombie, reap (comma-separated, e.g.
     /// --type zombie,reap).
-    #[arg(long = "type", value_name = "TYPE", value_delimiter = ',', value_parser = parse_type)]
+    #[arg(long = "type", conflicts_with = "no_events", value_name = "TYPE", value_delimiter = ',', value_parser = parse_type)]
     pub types: Vec<RecordType>,
 }
 

@@ -23,6 +23,9 @@ const CLOCK: Clock = Clock::from_offset_ns(1_795_702_550 * 1_000_000_000);
 struct Cli {
     #[command(flatten)]
     filters: FilterArgs,
+    /// As in `cli::Args`, which the filters conflict with.
+    #[arg(long)]
+    no_events: bool,
 }
 
 fn parse(args: &[&str]) -> Result<FilterArgs, clap::Error> {
@@ -625,7 +628,7 @@ fn every_filter_flag_is_in_the_readme_options_table() {
     let flags: Vec<String> = command
         .get_arguments()
         .filter_map(|a| a.get_long())
-        .filter(|l| *l != "help")
+        .filter(|l| !["help", "no-events"].contains(l))
         .map(|l| format!("--{l}"))
         .collect();
     assert_eq!(flags.len(), 8, "{flags:?}");
@@ -638,4 +641,11 @@ fn every_filter_flag_is_in_the_readme_options_table() {
         let mentions = row.matches(&format!("`{flag} ")).count();
         assert!(mentions >= 2, "no example in {row}");
     }
+}
+
+#[test]
+fn filters_with_no_events_are_a_usage_error() {
+    let err = parse(&["--no-events", "--pid", "1"]).expect_err("nothing to filter");
+    assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    assert_eq!(err.exit_code(), 2);
 }
