@@ -135,18 +135,31 @@ impl Drop for Program {
     }
 }
 
-/// Waits (up to 5 s) for `pid` to have a child, from /proc; returns its pid.
+/// Waits (up to 5 s) for `pid` to have a child, from /proc; returns its pid. Scans every
+/// /proc/<pid>/stat (its 4th field is the parent), as `task/<tid>/children` needs
+/// CONFIG_PROC_CHILDREN.
 fn wait_child_of(pid: u32) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        if let Some(child) = children.split_whitespace().next() {
-            return child.parse().expect("a pid");
+        if let Some(child) = child_of(pid) {
+            return child;
         }
         assert!(Instant::now() < deadline, "{pid} has no child after 5 s");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+fn child_of(pid: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let candidate: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // After the comm's closing parenthesis: state, then ppid.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            (ppid.parse() == Ok(pid)).then_some(candidate)
+        })
 }
 
 /// Traces a run with `args`, until `pid`'s reap has been written.
