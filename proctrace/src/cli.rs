@@ -4,6 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 use clap::{CommandFactory as _, Parser};
 
 use crate::{
+    filter::FilterArgs,
     generate::Generate,
     kernel::loader::HookPolicy,
     metrics::MetricsConfig,
@@ -31,6 +32,10 @@ pub struct Args {
     /// `--output`: where records go (heading "Output").
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// `--pid`, `--tree`, `--comm`, …: which records are written (heading "Filters").
+    #[command(flatten)]
+    pub filters: FilterArgs,
 
     /// Size of the kernel→user ring buffer in bytes (a power of two, multiple of the page
     /// size; suffixes K, M, G accepted).

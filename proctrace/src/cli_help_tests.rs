@@ -48,6 +48,7 @@ fn help_groups_the_flags_under_headings_in_order() {
         "Commands",
         "Options",
         "Output",
+        "Filters",
         "Tuning",
         "Diagnostics",
         "Metrics",

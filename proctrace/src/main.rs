@@ -6,6 +6,7 @@ mod cli_help_tests;
 mod diag;
 mod diagnoser;
 mod engine;
+mod filter;
 mod generate;
 #[cfg(test)]
 mod golden_tests;

@@ -21,6 +21,7 @@ use crate::{
     diag,
     diagnoser::Diagnoser,
     engine::{Engine, EngineConfig},
+    filter::RecordFilter,
     ingest::{decode::decode, event::KernelEvent},
     kernel::{
         btf,
@@ -156,6 +157,8 @@ struct Session {
     out: Option<OutputQueue>,
     /// `--metrics`: every record flushed is counted there too.
     metrics: Option<metrics::Agent>,
+    /// `--pid`, `--tree`, …: which records are written (after the metrics counted them all).
+    filter: Option<RecordFilter>,
     /// "Everything up to now" is at most a full ring buffer: producers do not stop for us,
     /// so draining until empty could go on for ever under churn.
     in_buffer: usize,
@@ -248,6 +251,7 @@ impl Session {
                 .transpose()
                 .context("starting the output thread")?,
             metrics,
+            filter: RecordFilter::new(&args.filters),
             in_buffer: args.ring_buffer_size as usize / std::mem::size_of::<EventHeader>(),
             lost_seen: LostCauses::default(),
             _tracefs: tracefs,
@@ -264,6 +268,9 @@ impl Session {
     /// reported twice across it. Prints `start`, the zombies found, and the events so far.
     fn seed(&mut self, attached: Attached, ring_buffer_bytes: u32) -> anyhow::Result<Reader> {
         let snapshot = procscan::scan().context("reading /proc")?;
+        if let Some(filter) = &mut self.filter {
+            filter.seed(&snapshot)?;
+        }
         let mut pending = Vec::new();
         let errors = &mut self.pipeline.decode_errors;
         drain_into(self.ring.get_mut(), errors, self.in_buffer, |e| {
@@ -506,6 +513,9 @@ impl Session {
             self.pipeline.records.clear();
             return Ok(Reader::Listening);
         };
+        if let Some(filter) = &mut self.filter {
+            filter.retain(&mut self.pipeline.records);
+        }
         let mut result = out.send(&self.pipeline.records);
         self.pipeline.records.clear();
         let dropped = out.take_dropped();

@@ -9,6 +9,7 @@ mod diagnosis;
 mod edges;
 mod errors;
 mod exec_identity;
+mod filters;
 mod foundation;
 mod lifecycle;
 mod metrics;

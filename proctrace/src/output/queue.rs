@@ -575,8 +575,8 @@ mod tests {
         let encoder = Encoder::Text(TextRenderer::new(false, Zone::Fixed(0)));
         let header = String::from_utf8(encoder.header()).expect("UTF-8");
         assert!(header.starts_with("TIME"), "{header}");
-        let mut q = OutputQueue::start(Sink::open(&path).expect("open"), 1 << 20, encoder)
-            .expect("start");
+        let mut q =
+            OutputQueue::start(Sink::open(&path).expect("open"), 1 << 20, encoder).expect("start");
         q.send(&[fork(1)]).expect("send");
         std::fs::rename(&path, &rotated).expect("rename");
         assert!(q.reopen());

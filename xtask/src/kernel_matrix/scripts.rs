@@ -114,6 +114,10 @@ pub const GUEST_SKIPS: &[(&str, &str)] = &[
         "`--output FILE`, its reopen and its write errors: userspace only",
     ),
     (
+        "filters::",
+        "`--pid`, `--tree`, `--comm`, …: applied in userspace to the records after the engine",
+    ),
+    (
         "stall::",
         "a stalled reader of stdout: proctrace's output queue only",
     ),
