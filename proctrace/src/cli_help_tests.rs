@@ -64,3 +64,42 @@ fn help_groups_the_flags_under_headings_in_order() {
         .collect();
     assert_eq!(flags, ["--help", "--version"], "{options}");
 }
+
+/// README's options table has a row for every flag of `--help`, and each row shows the flag
+/// in use (the flag's name a second time, in an example).
+#[test]
+fn the_readme_has_every_flag_with_an_example() {
+    let readme = include_str!("../../README.md");
+    for arg in Args::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if ["help", "version"].contains(&long) {
+            continue;
+        }
+        let flag = format!("--{long}");
+        let row = readme
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("| `{flag} <"))
+                    || l.starts_with(&format!("| `{flag}` |"))
+                    || l.contains(&format!(", `{flag}` |"))
+            })
+            .unwrap_or_else(|| panic!("README's options table has no row for {flag}"));
+        // The first cell names it, an example names it again (`-v` for `--verbose` will do).
+        let mut uses = mentions(row, &flag);
+        if let Some(c) = arg.get_short() {
+            uses += mentions(row, &format!(" -{c}"));
+        }
+        assert!(uses >= 2, "no example of {flag} in its row: {row}");
+    }
+}
+
+/// How often `name` occurs in `text` as a whole flag (`--metrics` is not in
+/// `--metrics-allow-remote`).
+fn mentions(text: &str, name: &str) -> usize {
+    text.match_indices(name)
+        .filter(|(at, _)| {
+            let next = text[at + name.len()..].chars().next();
+            !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .count()
+}
