@@ -325,3 +325,18 @@ pub fn random_hex64() -> String {
     std::io::Read::read_exact(&mut f, &mut bytes).expect("read /dev/urandom");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// proc_check records with their three discrepancy counts.
+pub fn proc_checks(records: &[Value]) -> Vec<(&Value, u64)> {
+    records
+        .iter()
+        .filter(|r| r["type"] == "proc_check")
+        .map(|r| {
+            let n = ["missing", "unknown", "mismatched"]
+                .iter()
+                .map(|k| r[*k]["count"].as_u64().expect("count"))
+                .sum();
+            (r, n)
+        })
+        .collect()
+}

@@ -15,7 +15,8 @@ use std::{
 use serde_json::Value;
 
 use crate::common::{
-    cgroup_mount, exit_within, random_hex64, scenario_bin, wait_record, TestCgroup, Tracer,
+    cgroup_mount, exit_within, proc_checks, random_hex64, scenario_bin, wait_record, TestCgroup,
+    Tracer,
 };
 
 const PROCESS_TYPES: [&str; 5] = ["fork", "exec", "exit", "zombie", "reap"];
@@ -407,21 +408,6 @@ fn different_flags_must_all_match() {
     }
 }
 
-/// proc_check records of the run, with their discrepancy counts.
-fn discrepancies(records: &[Value]) -> Vec<(u64, &Value)> {
-    records
-        .iter()
-        .filter(|r| r["type"] == "proc_check")
-        .map(|r| {
-            let n = ["missing", "unknown", "mismatched"]
-                .iter()
-                .map(|k| r[*k]["count"].as_u64().expect("count"))
-                .sum();
-            (n, r)
-        })
-        .collect()
-}
-
 /// A filter that matches nothing, while processes churn outside it (forks, execs, orphans,
 /// zombies): the engine still sees them all, so every check is clean.
 #[test]
@@ -430,7 +416,7 @@ fn a_filtered_run_reconciles_like_an_unfiltered_one() {
     let mut t = Tracer::start(&["--comm", &nothing, "--proc-check-interval", "1s"]);
     let churn = run(Command::new(scenario_bin()).args(["churn", "2"]));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while discrepancies(&t.records).len() < 3 {
+    while proc_checks(&t.records).len() < 3 {
         assert!(Instant::now() < deadline, "fewer than 3 checks in 10 s");
         t.wait_for(Duration::from_millis(200), |_| false);
     }
@@ -444,7 +430,7 @@ fn a_filtered_run_reconciles_like_an_unfiltered_one() {
         !records.iter().any(|r| r["type"] == "lost"),
         "nothing may be lost for this test to hold"
     );
-    for (n, check) in discrepancies(&records) {
+    for (check, n) in proc_checks(&records) {
         assert_eq!(
             n, 0,
             "a discrepancy while the churn {churn} ran outside the filter: {check}"

@@ -6,27 +6,12 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{boottime_ns, of, scenario_bin, wait_record, Tracer};
+use crate::common::{boottime_ns, of, proc_checks, scenario_bin, wait_record, Tracer};
 
 crate::both_modes!(
     processes_from_before_start,
     tiny_ring_buffer_loses_then_heals
 );
-
-/// proc_check records with their three discrepancy counts.
-fn checks(records: &[Value]) -> Vec<(&Value, u64)> {
-    records
-        .iter()
-        .filter(|r| r["type"] == "proc_check")
-        .map(|r| {
-            let n = ["missing", "unknown", "mismatched"]
-                .iter()
-                .map(|k| r[*k]["count"].as_u64().expect("count"))
-                .sum();
-            (r, n)
-        })
-        .collect()
-}
 
 fn processes_from_before_start(mode: &str) {
     // A zombie (its parent waits 9 s before reaping it) and a long-running process, both
@@ -123,7 +108,7 @@ fn tiny_ring_buffer_loses_then_heals(mode: &str) {
             .iter()
             .rposition(|r| r["type"] == "lost")
             .unwrap_or(0);
-        if checks(&t.records[last_lost..]).len() >= 3 {
+        if proc_checks(&t.records[last_lost..]).len() >= 3 {
             break;
         }
         assert!(Instant::now() < deadline, "no quiet period after the storm");
@@ -143,7 +128,7 @@ fn tiny_ring_buffer_loses_then_heals(mode: &str) {
         .iter()
         .rposition(|r| r["type"] == "lost")
         .expect("lost");
-    let all = checks(&records);
+    let all = proc_checks(&records);
     assert!(
         all.iter().any(|(r, _)| r["reason"] == "lost"),
         "a check right after the loss"
@@ -157,7 +142,7 @@ fn tiny_ring_buffer_loses_then_heals(mode: &str) {
     // at a time, and the first record after the loss may finish a check that began (read
     // /proc) before it, while it waited out its settle time: that one can be clean without
     // having seen the loss. Every later check began after the loss.
-    let after: Vec<_> = checks(&records[last_lost..]);
+    let after: Vec<_> = proc_checks(&records[last_lost..]);
     let first_clean = after
         .iter()
         .skip(1)
@@ -195,7 +180,7 @@ fn continuous_churn_has_no_discrepancies() {
     // Two more checks after the churn.
     t.wait_for(Duration::from_millis(2500), |_| false);
     let records = t.stop();
-    let all = checks(&records);
+    let all = proc_checks(&records);
     // One per second, each taking up to 1 s more when it had candidates to confirm.
     assert!(
         all.len() as u64 >= secs / 3,
