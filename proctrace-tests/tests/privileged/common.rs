@@ -27,6 +27,48 @@ pub fn scenario_bin() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_proctrace-scenario").to_owned())
 }
 
+/// proctrace running with `args`, its stdout lines parsed on a thread of their own and sent
+/// to `rx`, its stderr collected until it exits.
+pub struct Spawned<T> {
+    pub child: Child,
+    pub rx: Receiver<T>,
+    pub stderr: std::thread::JoinHandle<String>,
+}
+
+/// Starts proctrace (as root: it loads BPF programs) with `args`; each line of its stdout,
+/// without the newline, goes through `parse`.
+pub fn spawn_lines<T: Send + 'static>(args: &[&str], parse: fn(Vec<u8>) -> T) -> Spawned<T> {
+    assert!(
+        // SAFETY: no arguments, cannot fail.
+        unsafe { libc::geteuid() } == 0,
+        "privileged tests must run as root (they load BPF programs); run `cargo xtask test` as root"
+    );
+    let mut child = Command::new(proctrace_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn proctrace");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n') {
+            let Ok(line) = line else { break };
+            if tx.send(parse(line)).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    Spawned { child, rx, stderr }
+}
+
 pub struct Tracer {
     child: Child,
     rx: Receiver<Value>,
@@ -37,36 +79,11 @@ pub struct Tracer {
 impl Tracer {
     /// Start proctrace with `args` and wait (up to 60 s) for its `start` record.
     pub fn start(args: &[&str]) -> Tracer {
-        assert!(
-            // SAFETY: no arguments, cannot fail.
-            unsafe { libc::geteuid() } == 0,
-            "privileged tests must run as root (they load BPF programs); run `cargo xtask test` as root"
-        );
-        let mut child = Command::new(proctrace_bin())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn proctrace");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-                    panic!("proctrace printed a line that is not JSON ({e}): {line:?}")
-                });
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
+        let Spawned { child, rx, stderr } = spawn_lines(args, |line| {
+            let text = String::from_utf8(line).expect("proctrace printed a line that is not UTF-8");
+            serde_json::from_str(&text).unwrap_or_else(|e| {
+                panic!("proctrace printed a line that is not JSON ({e}): {text:?}")
+            })
         });
         let mut tracer = Tracer {
             child,

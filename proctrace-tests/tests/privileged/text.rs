@@ -1,12 +1,11 @@
 //! `--format text`: the human view of a live trace, read as a person would (no JSON).
 use std::{
-    io::{BufRead, BufReader, Read},
-    process::{Child, Command, Stdio},
-    sync::mpsc::{self, Receiver},
+    process::{Child, Command},
+    sync::mpsc::Receiver,
     time::{Duration, Instant},
 };
 
-use crate::common::{exit_within, proctrace_bin};
+use crate::common::{exit_within, spawn_lines, Spawned};
 
 /// Where the cells of a line begin (README "Human-readable output"): EVENT, PID (7 wide,
 /// right-aligned) and DETAILS.
@@ -25,35 +24,12 @@ struct TextTracer {
 impl TextTracer {
     /// Starts proctrace with `--format text` and `args`; waits for its start line.
     fn start(args: &[&str]) -> TextTracer {
-        assert!(
-            // SAFETY: no arguments, cannot fail.
-            unsafe { libc::geteuid() } == 0,
-            "privileged tests must run as root; run `cargo xtask test` as root"
-        );
-        let mut child = Command::new(proctrace_bin())
-            .args(["--format", "text", "--zombie-threshold", "200ms"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn proctrace");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).split(b'\n') {
-                let Ok(line) = line else { break };
-                let line = String::from_utf8(line).expect("text output is UTF-8");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
+        let args: Vec<&str> = ["--format", "text", "--zombie-threshold", "200ms"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let Spawned { child, rx, stderr } = spawn_lines(&args, |line| {
+            String::from_utf8(line).expect("text output is UTF-8")
         });
         let mut t = TextTracer {
             child,

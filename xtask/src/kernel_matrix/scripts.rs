@@ -145,7 +145,7 @@ pub fn guest_skip_note() -> String {
         .map(|(filter, why)| format!("`{filter}` ({why})"))
         .collect();
     format!(
-        "the guests skip {}; the host row runs them all",
+        "the guests skip {}; on the host, `cargo xtask test` (and a host row) runs them all",
         skips.join("; ")
     )
 }
