@@ -37,6 +37,8 @@ pub mod kind {
     pub const FREE: u32 = 5;
     /// `release_task()` of a thread-group leader: the reap itself (fentry/kprobe).
     pub const RELEASE: u32 = 6;
+    /// [`super::FreeWaitsEvent`]
+    pub const FREE_WAITS: u32 = 7;
 }
 
 /// Flags in [`ExecEvent::flags`].
@@ -61,6 +63,9 @@ pub mod exit_flags {
     /// were still on the list, or threads were released while they were summed (the
     /// `signal->stats_lock` sequence moved on every attempt).
     pub const USAGE_INCOMPLETE: u32 = 1 << 2;
+    /// A thread of the parent's group was blocked in do_wait() when the process exited (its
+    /// `signal->wait_chldexit` queue was not empty, kernel/exit.c): exit_notify() wakes it.
+    pub const PARENT_WAITING: u32 = 1 << 3;
 }
 
 /// Flags in [`ForkEvent::flags`].
@@ -317,19 +322,43 @@ pub struct WaitEvent {
 }
 const _: () = assert!(core::mem::size_of::<WaitEvent>() == 24 + 16);
 
-/// A process's latest wait-family call (wait4/waitid/waitpid entering do_wait(), kernel/exit.c:
-/// the `sched_process_wait` tracepoint), kept per tgid in the `WAITERS` map for the zombie
-/// diagnosis. Not an event: userspace looks it up.
+/// How many of a process's latest wait-family calls [`WaitNote`] keeps.
+pub const WAIT_CALLS: usize = 4;
+
+/// One wait-family call entering do_wait() (kernel/exit.c), as `sched_process_wait` saw it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitCall {
+    /// Boot time of the call (`bpf_ktime_get_boot_ns`, the events' clock); 0: an empty slot.
+    pub ktime_ns: u64,
+    /// The calling thread.
+    pub tid: u32,
+    /// The pid waited for, as the initial pid namespace numbers it (`wo_pid`, the
+    /// tracepoint's argument: a pid, a process group or a pidfd's process), or 0 for any
+    /// child (`wait4(-1)`, `waitid(P_ALL)`), or when the classic tracepoint cannot tell.
+    pub target: u32,
+}
+const _: () = assert!(core::mem::size_of::<WaitCall>() == 16);
+
+/// A process's latest wait-family calls (wait4/waitid/waitpid entering do_wait(),
+/// kernel/exit.c: the `sched_process_wait` tracepoint), kept per tgid in the `WAITERS` map:
+/// for the zombie diagnosis (looked up by userspace) and for the reap's moment when no
+/// syscall tracepoint is used (copied into [`FreeWaitsEvent`]). Not an event.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WaitNote {
-    /// Boot time of the call (`bpf_ktime_get_boot_ns`, the events' clock).
+    /// Boot time of the latest call.
     pub ktime_ns: u64,
     /// `start_boottime` of the caller's group leader: a note whose value differs from the
     /// process's start is a reused pid's, stale.
     pub leader_start_ns: u64,
+    /// How many calls were noted; the latest is in `calls[(noted - 1) % WAIT_CALLS]`.
+    pub noted: u32,
+    pub _pad: u32,
+    /// The latest calls, a ring.
+    pub calls: [WaitCall; WAIT_CALLS],
 }
-const _: () = assert!(core::mem::size_of::<WaitNote>() == 16);
+const _: () = assert!(core::mem::size_of::<WaitNote>() == 24 + 16 * WAIT_CALLS);
 
 /// `sched_process_free` of a thread-group leader (`pid == tgid`).
 #[repr(C)]
@@ -339,6 +368,23 @@ pub struct FreeEvent {
     pub start_ns: u64,
 }
 const _: () = assert!(core::mem::size_of::<FreeEvent>() == 24 + 8);
+
+/// `sched_process_free` of a thread-group leader with what tells when it was reaped, for
+/// `--reap-timing bounded` (no syscall tracepoint): `header.ppid` is the reaper, the task's
+/// `real_parent` at its release (wait_task_zombie() releases a child only to a thread of its
+/// real parent's group), and `waits` the reaper's [`WaitNote`] as it was at the release.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreeWaitsEvent {
+    pub header: EventHeader,
+    pub start_ns: u64,
+    /// The reaper's note, or all zeros when it has none (or a stale one: a former holder of
+    /// the pid's).
+    pub waits: WaitNote,
+}
+const _: () = assert!(
+    core::mem::size_of::<FreeWaitsEvent>() == 24 + 8 + core::mem::size_of::<WaitNote>()
+);
 
 /// `release_task(p)` (kernel/exit.c) of a thread-group leader, in the releaser's context.
 /// `header.pid`/`tid` are the released process, `header.ppid` its parent at that moment.
@@ -419,6 +465,11 @@ pub struct Config {
     pub waitid_options: u32,
     // sched_process_free: `pid`
     pub free_pid: u32,
+    // signal_struct: `wait_chldexit.head` (the list of do_wait() sleepers)
+    pub signal_wait_chldexit: u32,
+    // struct pt_regs (x86-64): the syscall number and waitid's `options` register
+    pub regs_orig_ax: u32,
+    pub regs_r10: u32,
     // Usage at exit (see [`Usage`]); any of them may be ABSENT (config-dependent members).
     pub task_thread_node: u32,
     pub task_sum_exec_runtime: u32,
@@ -482,7 +533,7 @@ pub struct Config {
     pub upid_ns: u32,
     pub pidns_inum: u32,
 }
-const _: () = assert!(core::mem::size_of::<Config>() == 89 * 4);
+const _: () = assert!(core::mem::size_of::<Config>() == 92 * 4);
 
 impl Config {
     pub const fn absent() -> Self {
@@ -526,6 +577,9 @@ impl Config {
             waitid_infop: ABSENT,
             waitid_options: ABSENT,
             free_pid: ABSENT,
+            signal_wait_chldexit: ABSENT,
+            regs_orig_ax: ABSENT,
+            regs_r10: ABSENT,
             task_thread_node: ABSENT,
             task_sum_exec_runtime: ABSENT,
             task_utime: ABSENT,
@@ -585,6 +639,6 @@ mod user {
     // SAFETY: all types are repr(C), Copy, made of integers and byte arrays, with no padding
     // (size assertions above), so every bit pattern is valid.
     unsafe impl aya::Pod for super::Config {}
-    // SAFETY: as above: two u64s, no padding (size assertion).
+    // SAFETY: as above: integers only, no padding (size assertions).
     unsafe impl aya::Pod for super::WaitNote {}
 }

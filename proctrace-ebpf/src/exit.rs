@@ -84,6 +84,9 @@ fn emit() {
     let task = Task::current();
     let leader = task.group_leader().unwrap_or(task);
     let (status, mut flags) = status_and_flags(task, leader);
+    if parent_waiting(leader) {
+        flags |= exit_flags::PARENT_WAITING;
+    }
     // SAFETY: `ev` is the reserved record; `usage` is written field by field by fill().
     let complete = usage::fill(task, unsafe { addr_of_mut!((*ev).usage) });
     if !complete {
@@ -124,6 +127,24 @@ const _: () = assert!(
     core::mem::size_of::<ExitHead>() == core::mem::offset_of!(ExitEvent, usage)
         && core::mem::offset_of!(ExitEvent, comm) == core::mem::offset_of!(ExitHead, comm)
 );
+
+/// Whether a thread of the parent's group sleeps in do_wait() (kernel/exit.c: it queues itself
+/// on `signal->wait_chldexit` for the whole call, and exit_notify()'s __wake_up_parent() wakes
+/// it): the reap then follows the exit at once (`--reap-timing bounded`, engine/bounded.rs).
+/// Unknown (an offset missing, a read failing) reads as not waiting.
+#[inline(always)]
+fn parent_waiting(leader: Task) -> bool {
+    let off = conf!(signal_wait_chldexit);
+    if off == ABSENT {
+        return false;
+    }
+    let Ok(signal) = leader.real_parent().and_then(Task::signal) else {
+        return false;
+    };
+    let head = signal + off as u64;
+    // An empty list_head points at itself.
+    read_at::<u64>(head, 0).is_ok_and(|next| next != head)
+}
 
 /// The wait status the parent will collect, as kernel/exit.c wait_task_zombie() builds it,
 /// and whether exit_notify()/do_notify_parent() (kernel/signal.c) will autoreap.

@@ -1,16 +1,18 @@
 //! Task release: `sched_process_free` fires from delayed_put_task_struct(), an RCU callback
-//! queued by release_task() (kernel/exit.c). Always after the reap, late by a grace period:
-//! userspace uses it only for reaps the wait hooks could not see.
+//! queued by release_task() (kernel/exit.c). Always after the reap, late by a grace period.
+//! With the wait syscall tracepoints (`--reap-timing exact`), userspace uses it only for reaps
+//! they could not see; without them (`bounded`, `free_waits_btf`), it carries the reaper and
+//! the reaper's latest wait calls, from which userspace places the reap (engine/bounded.rs).
 use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
     EbpfContext,
 };
-use proctrace_common::{counter, kind, EventHeader, FreeEvent};
+use proctrace_common::{counter, kind, EventHeader, FreeEvent, FreeWaitsEvent, WaitNote};
 
 use crate::{
     config::conf,
-    maps::{count, submit},
+    maps::{count, submit, WAITERS},
     task::{boot_ns, read_at, ReadError, Task},
 };
 
@@ -36,6 +38,47 @@ fn try_free_btf(ctx: &BtfTracePointContext) -> Result<(), ReadError> {
         return Ok(());
     }
     emit(pid, task.start_boottime().unwrap_or(0));
+    Ok(())
+}
+
+/// tp_btf, `--reap-timing bounded`: the release with the reaper's wait calls.
+#[btf_tracepoint(function = "sched_process_free")]
+pub fn free_waits_btf(ctx: BtfTracePointContext) -> i32 {
+    match try_free_waits(Task(ctx.arg::<u64>(0))) {
+        Ok(()) => 0,
+        Err(ReadError) => {
+            count(counter::DROPPED_REAP);
+            0
+        }
+    }
+}
+
+fn try_free_waits(task: Task) -> Result<(), ReadError> {
+    let tid = task.pid()?;
+    let pid = task.tgid()?;
+    if tid != pid {
+        return Ok(());
+    }
+    let start_ns = task.start_boottime().unwrap_or(0);
+    // wait_task_zombie() (kernel/exit.c) releases a child only when the waiter is a thread of
+    // its real parent's group (a tracer that is not the parent gets it back as EXIT_TRACE);
+    // forget_original_parent() points real_parent at the new reaper when the parent died.
+    let parent = task.real_parent()?;
+    let reaper = parent.tgid()?;
+    let reaper_start = parent
+        .group_leader()
+        .and_then(Task::start_boottime)
+        .unwrap_or(0);
+    // SAFETY: plain-data value, copied out at once.
+    let waits = match unsafe { WAITERS.get(reaper) } {
+        Some(note) if note.leader_start_ns == reaper_start => *note,
+        _ => WaitNote::default(),
+    };
+    submit(|| FreeWaitsEvent {
+        header: EventHeader::new(kind::FREE_WAITS, pid, pid, reaper, boot_ns()),
+        start_ns,
+        waits,
+    });
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use clap::{CommandFactory as _, Parser};
 use crate::{
     filter::FilterArgs,
     generate::Generate,
-    kernel::loader::HookPolicy,
+    kernel::loader::{HookPolicy, ReapTiming},
     metrics::MetricsConfig,
     output::{args::OutputArgs, format::FormatArgs},
 };
@@ -83,6 +83,15 @@ pub struct Args {
     /// tracepoints; `classic` forces the fallback.
     #[arg(long, value_enum, default_value_t = HookMode::Auto, help_heading = "Tuning")]
     pub hooks: HookMode,
+
+    /// How a reap's moment is found on kernels where release_task() cannot be hooked (fentry
+    /// refused, no kprobes: `start.reap_timing` says which applies). `bounded` places it from
+    /// the reaper's wait calls, never later than the task's release (`reap.reap_window_ns`),
+    /// and slows nothing; `exact` uses the wait4/waitid syscall tracepoints, which put every
+    /// syscall of every process on the host through the kernel's tracing slow path (a cheap
+    /// syscall about 1.2x slower).
+    #[arg(long, value_enum, default_value_t = ReapTimingMode::Bounded, help_heading = "Tuning")]
+    pub reap_timing: ReapTimingMode,
 
     /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9464, [::1]:9464);
     /// off by default. A loopback address unless --metrics-allow-remote.
@@ -208,6 +217,24 @@ impl From<HookMode> for HookPolicy {
         match mode {
             HookMode::Auto => HookPolicy::MostPrecise,
             HookMode::Classic => HookPolicy::ClassicOnly,
+        }
+    }
+}
+
+/// `--reap-timing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReapTimingMode {
+    /// Estimated from the reaper's wait calls; no syscall tracepoint.
+    Bounded,
+    /// The wait syscall tracepoints: exact, at a cost to every syscall on the host.
+    Exact,
+}
+
+impl From<ReapTimingMode> for ReapTiming {
+    fn from(mode: ReapTimingMode) -> Self {
+        match mode {
+            ReapTimingMode::Bounded => ReapTiming::Bounded,
+            ReapTimingMode::Exact => ReapTiming::Exact,
         }
     }
 }

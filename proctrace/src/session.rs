@@ -34,7 +34,7 @@ use crate::{
     metrics,
     output::{
         queue::{Finished, OutputQueue, FINISH_WITHIN},
-        record::{CheckReason, Hooks, LostCauses, Record, StartRecord},
+        record::{CheckReason, Hooks, LostCauses, ReapTimingName, Record, StartRecord},
         sink::Sink,
         timefmt::{boottime_now_ns, Clock},
         writer::{encode_line, OutputError},
@@ -112,6 +112,7 @@ impl StopSignals {
 struct Attached {
     hooks: Hooks,
     unsupported: Vec<String>,
+    reap_timing: ReapTimingName,
 }
 
 /// Kernel events on their way to records: the decoder and the engine.
@@ -198,7 +199,12 @@ impl Session {
             memlock_raised,
             ring_buffer_bytes: args.ring_buffer_size,
         };
-        let loaded = loader::load(config, args.ring_buffer_size, args.hooks.into())
+        let loaded = loader::load(
+            config,
+            args.ring_buffer_size,
+            args.hooks.into(),
+            args.reap_timing.into(),
+        )
             .context("loading the kernel programs")
             .map_err(|err| explain::load_error(err, situation))?;
         diag::warn!("{}", hooks_in_words(&loaded.hooks, &loaded.fallbacks));
@@ -259,6 +265,7 @@ impl Session {
         let attached = Attached {
             hooks: loaded.hooks,
             unsupported: loaded.unsupported,
+            reap_timing: loaded.reap_timing,
         };
         Ok((session, attached))
     }
@@ -288,6 +295,7 @@ impl Session {
             attached.unsupported,
             u64::from(ring_buffer_bytes),
         );
+        start.reap_timing = attached.reap_timing;
         start.seeded_processes = seeded;
         start.seeded_zombies = zombies.len() as u64;
         start.cgroup_hierarchy = self.pipeline.cgroups.hierarchy();

@@ -543,6 +543,61 @@ fn main() {
                 std::process::id()
             ));
         }
+        // A child exits after MS ms (default 300) while we are already asleep in waitpid(-1):
+        // exit_notify() wakes us and we collect it at once.
+        "blocked-wait" => {
+            let ms: u64 = arg(&args, 1, 300);
+            let times = pipe(0);
+            let child = fork();
+            if child == 0 {
+                thread::sleep(Duration::from_millis(ms));
+                send_ns(times[1], boottime_ns());
+                // SAFETY: ends the child.
+                unsafe { libc::_exit(6) };
+            }
+            let before = boottime_ns();
+            let mut status = 0;
+            // SAFETY: plain syscall with a valid pointer. For any child: the call the kernel
+            // notes has no pid (wo_pid NULL).
+            let got = unsafe { libc::waitpid(-1, &mut status, 0) };
+            let after = boottime_ns();
+            if got != child {
+                eprintln!("waitpid(-1): {got}: {}", std::io::Error::last_os_error());
+                exit(101);
+            }
+            let child_exit_ns = recv_ns(times[0]);
+            say(format!(
+                "{{\"pid\":{},\"child\":{child},\"status\":{status},\"child_exit_ns\":{child_exit_ns},\"wait_start_ns\":{before},\"reaped_ns\":{after}}}",
+                std::process::id()
+            ));
+        }
+        // A child A exits after 100 ms while we are asleep in waitpid() for another child B,
+        // which exits after MS ms (default 400); only then do we reap A. A wait call was asleep
+        // at A's exit, but not one that could collect A.
+        "wait-other-first" => {
+            let ms: u64 = arg(&args, 1, 400);
+            let times = pipe(0);
+            let other = fork();
+            if other == 0 {
+                thread::sleep(Duration::from_millis(ms));
+                // SAFETY: ends the child.
+                unsafe { libc::_exit(0) };
+            }
+            let child = fork();
+            if child == 0 {
+                thread::sleep(Duration::from_millis(100));
+                send_ns(times[1], boottime_ns());
+                // SAFETY: ends the child.
+                unsafe { libc::_exit(4) };
+            }
+            wait(other);
+            let (status, before, after) = timed_wait_after(child, 0);
+            let child_exit_ns = recv_ns(times[0]);
+            say(format!(
+                "{{\"pid\":{},\"child\":{child},\"other\":{other},\"status\":{status},\"child_exit_ns\":{child_exit_ns},\"wait_start_ns\":{before},\"reaped_ns\":{after}}}",
+                std::process::id()
+            ));
+        }
         // A child C traced by its sibling T (PTRACE_SEIZE; T is not its parent). C exits with
         // 5; T's waitpid(__WALL) collects the exit notification, which does not release C
         // (kernel/exit.c wait_task_zombie: EXIT_TRACE, then do_notify_parent); T exits and we

@@ -18,6 +18,7 @@ mod oci;
 mod output_file;
 mod place;
 mod procfs;
+mod reap_timing;
 mod reap_confirm;
 mod service;
 mod stall;

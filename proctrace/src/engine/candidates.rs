@@ -122,6 +122,7 @@ impl Engine {
             reaper: Some(c.reaper),
             how: ReapHow::Wait,
             zombie_ns: c.zombie_ns,
+            window_ns: None,
         };
         self.reap_tracked(reap, out);
         true

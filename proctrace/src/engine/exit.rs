@@ -49,10 +49,12 @@ impl Engine {
                 reaper: None,
                 how: ReapHow::Autoreap,
                 zombie_ns: Some(0),
+                window_ns: None,
             };
             self.reap_tracked(reap, out);
         } else {
             p.become_zombie(x.ktime_ns);
+            p.parent_waiting_at_exit = x.parent_waiting;
             self.alerts.schedule(x.pid, x.ktime_ns);
             self.push(exit, out);
         }

@@ -13,6 +13,9 @@
 //!   candidate (a ptrace tracer's wait or WNOWAIT returns it without releasing it); the `Free`
 //!   of that process confirms it, and the reap is the last wait before it, in the reaper's
 //!   context → `how: wait` (see `candidates`);
+//! - `FreeWaits` (`--reap-timing bounded`, no syscall tracepoint): the release names the
+//!   reaper, and the reap is placed from its wait calls and whether it was already waiting at
+//!   the exit → `how: wait`, with `reap_window_ns` (see `bounded`);
 //! - `Exit{autoreap}`: the parent ignores SIGCHLD/SA_NOCLDWAIT → `how: autoreap`, zombie_ns 0;
 //! - `Free` of a zombie no wait returned: released without a wait we saw (e.g. waited for
 //!   from another pid namespace, where wait returns another pid number) → `how: release`;
@@ -31,7 +34,7 @@
 //! # Layout
 //! - this file: [`Engine`], its configuration and entry points, event dispatch;
 //! - `process`: the process table (one `Proc` per tracked tgid);
-//! - `fork`, `exec`, `exit`, `wait`, `release`: one handler per kernel event;
+//! - `fork`, `exec`, `exit`, `wait`, `release`, `bounded`: one handler per kernel event;
 //! - `candidates`: waits awaiting confirmation by the release, and their timers;
 //! - `reap`: what every reap does (the `reap` record, forgetting the process);
 //! - `alerts`: the pending `zombie` alerts and their records;
@@ -43,6 +46,7 @@
 //!   metrics.
 
 mod alerts;
+mod bounded;
 mod candidates;
 mod consumers;
 pub mod diagnosis;
@@ -143,6 +147,7 @@ impl Engine {
             KernelEvent::Exit(x) => self.on_exit(x, out),
             KernelEvent::Wait(w) => self.on_wait(w, out),
             KernelEvent::Free(f) => self.on_free(f, out),
+            KernelEvent::FreeWaits(f) => self.on_free_waits(f, out),
             KernelEvent::Release(r) => self.on_release(r, out),
         }
     }

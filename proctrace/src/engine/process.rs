@@ -43,6 +43,8 @@ pub(super) struct Proc {
     /// When a /proc check first found this zombie gone (released, its release event not
     /// handled yet): see reconcile.rs.
     pub(super) gone_since_ns: Option<u64>,
+    /// A thread of its parent's group was blocked in a wait call when it exited (bounded.rs).
+    pub(super) parent_waiting_at_exit: bool,
     /// The latest wait that returned it, awaiting confirmation by its release (candidates.rs).
     pub(super) waited: Option<WaitCandidate>,
     /// What its kernel peak RSS covers besides its last image (usage.rs).
@@ -76,6 +78,7 @@ impl Proc {
             exit_status: None,
             zombie_source: ZombieSource::Trace,
             gone_since_ns: None,
+            parent_waiting_at_exit: false,
             waited: None,
             image: Image::Unknown,
             filename: None,

@@ -19,6 +19,8 @@ pub(super) struct Reap {
     pub(super) how: ReapHow,
     /// Time spent as a zombie, when its exit time is known.
     pub(super) zombie_ns: Option<u64>,
+    /// When `ktime_ns` is placed, not seen: how much later the reap may have been.
+    pub(super) window_ns: Option<u64>,
 }
 
 impl Reap {
@@ -35,6 +37,7 @@ impl Reap {
             how: self.how,
             zombie_ns: self.zombie_ns,
             zombie_class: self.zombie_ns.map(|z| ZombieClass::of(z, threshold_ns)),
+            reap_window_ns: self.window_ns,
             reparented: self.ppid != p.orig_ppid,
             place: p.place.fields(),
         }

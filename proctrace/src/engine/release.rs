@@ -37,6 +37,7 @@ impl Engine {
             reaper: None,
             how: ReapHow::Release,
             zombie_ns: Some(f.ktime_ns.saturating_sub(since)),
+            window_ns: None,
         };
         self.reap_tracked(reap, out);
     }
@@ -56,6 +57,7 @@ impl Engine {
             reaper,
             how,
             zombie_ns: None,
+            window_ns: None,
         };
         let known = self
             .procs

@@ -63,6 +63,7 @@ impl Engine {
             how: ReapHow::Wait,
             zombie_ns: None,
             zombie_class: None,
+            reap_window_ns: None,
             reparented: false,
             place: Default::default(),
         };

@@ -174,6 +174,7 @@ impl P {
             how: ReapHow::Wait,
             zombie_ns: Some(1),
             zombie_class: None,
+            reap_window_ns: None,
             reparented: false,
             place: self.place.clone(),
         })

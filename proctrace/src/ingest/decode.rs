@@ -5,13 +5,13 @@ use std::borrow::Cow;
 
 use proctrace_common::{
     exec_flags, exit_flags, fork_flags, kind, EventHeader, ExecHeader, ExitEvent, ForkEvent,
-    FreeEvent, Place as WirePlace, ReleaseEvent, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
+    FreeEvent, FreeWaitsEvent, Place as WirePlace, ReleaseEvent, WaitNote, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
 };
 use thiserror::Error;
 
 use crate::ingest::event::{
-    CgroupIds, CpuTimes, Exec, Exit, ExitStatus, ExitUsage, Fork, Free, KernelEvent, Place,
-    Release, Wait,
+    CgroupIds, CpuTimes, Exec, Exit, ExitStatus, ExitUsage, Fork, Free, FreeWaits, KernelEvent,
+    Place, Release, Wait, WaitCallSeen,
 };
 use crate::output::record::Usage;
 
@@ -206,6 +206,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 status: ExitStatus::from_raw(ev.status),
                 autoreap: ev.flags & exit_flags::AUTOREAP != 0,
                 non_sigchld: ev.flags & exit_flags::NON_SIGCHLD != 0,
+                parent_waiting: ev.flags & exit_flags::PARENT_WAITING != 0,
                 usage: exit_usage(&ev.usage, ev.flags & exit_flags::USAGE_INCOMPLETE == 0),
                 place: place(&ev.place),
             })
@@ -231,6 +232,16 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 start_ns: ev.start_ns,
             })
         }
+        kind::FREE_WAITS => {
+            let ev: FreeWaitsEvent = read(buf)?;
+            KernelEvent::FreeWaits(FreeWaits {
+                ktime_ns: header.ktime_ns,
+                pid: header.pid,
+                start_ns: ev.start_ns,
+                reaper: header.ppid,
+                calls: calls_oldest_first(&ev.waits),
+            })
+        }
         kind::RELEASE => {
             let ev: ReleaseEvent = read(buf)?;
             KernelEvent::Release(Release {
@@ -244,6 +255,23 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
         }
         other => return Err(DecodeError::UnknownKind(other)),
     })
+}
+
+/// A wait note's ring of calls, oldest first, empty slots left out.
+fn calls_oldest_first(note: &WaitNote) -> Vec<WaitCallSeen> {
+    let ring = note.calls.len();
+    let noted = note.noted as usize;
+    // The ring's oldest slot is the next one written once it has wrapped.
+    let first = if noted > ring { noted % ring } else { 0 };
+    (0..ring.min(noted))
+        .filter_map(|i| note.calls.get((first + i) % ring))
+        .filter(|c| c.ktime_ns != 0)
+        .map(|c| WaitCallSeen {
+            ktime_ns: c.ktime_ns,
+            tid: c.tid,
+            target: c.target,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -67,6 +67,7 @@ pub enum KernelEvent {
     Exit(Exit),
     Wait(Wait),
     Free(Free),
+    FreeWaits(FreeWaits),
     Release(Release),
 }
 
@@ -78,6 +79,7 @@ impl KernelEvent {
             KernelEvent::Exit(e) => e.ktime_ns,
             KernelEvent::Wait(e) => e.ktime_ns,
             KernelEvent::Free(e) => e.ktime_ns,
+            KernelEvent::FreeWaits(e) => e.ktime_ns,
             KernelEvent::Release(e) => e.ktime_ns,
         }
     }
@@ -88,7 +90,10 @@ impl KernelEvent {
             KernelEvent::Fork(e) => Some(&mut e.place),
             KernelEvent::Exec(e) => Some(&mut e.place),
             KernelEvent::Exit(e) => Some(&mut e.place),
-            KernelEvent::Wait(_) | KernelEvent::Free(_) | KernelEvent::Release(_) => None,
+            KernelEvent::Wait(_)
+            | KernelEvent::Free(_)
+            | KernelEvent::FreeWaits(_)
+            | KernelEvent::Release(_) => None,
         }
     }
 }
@@ -185,6 +190,8 @@ pub struct Exit {
     pub autoreap: bool,
     /// exit_signal is not SIGCHLD.
     pub non_sigchld: bool,
+    /// A thread of the parent's group was blocked in a wait call (woken by this exit).
+    pub parent_waiting: bool,
     /// What it used, `None` when the kernel gave no figure at all. Boxed: the largest part of
     /// the event, and every event is moved through the pipeline.
     pub usage: Option<Box<ExitUsage>>,
@@ -237,6 +244,29 @@ pub struct Free {
     pub ktime_ns: u64,
     pub pid: u32,
     pub start_ns: u64,
+}
+
+/// `sched_process_free` of a process with the reaper and its latest wait calls
+/// (`--reap-timing bounded`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FreeWaits {
+    pub ktime_ns: u64,
+    pub pid: u32,
+    pub start_ns: u64,
+    /// The task's real parent at its release: the process whose wait released it.
+    pub reaper: u32,
+    /// The reaper's latest wait calls, oldest first (fewer when it made fewer, none when
+    /// proctrace noted none).
+    pub calls: Vec<WaitCallSeen>,
+}
+
+/// One wait-family call of a reaper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitCallSeen {
+    pub ktime_ns: u64,
+    pub tid: u32,
+    /// The pid waited for (global numbering), 0 for any child.
+    pub target: u32,
 }
 
 /// `release_task()` of a process (fentry/kprobe): the reap itself, exactly timed.

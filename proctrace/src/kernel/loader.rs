@@ -10,7 +10,10 @@ use aya::{
 use proctrace_common::Config;
 use thiserror::Error;
 
-use crate::{kernel::progstats, output::record::Hooks};
+use crate::{
+    kernel::progstats,
+    output::record::{Hooks, ReapTimingName},
+};
 
 /// The kernel object built by proctrace/build.rs (aya-build).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/proctrace"));
@@ -34,6 +37,20 @@ pub enum HookPolicy {
     MostPrecise,
     /// Classic tracepoints only (the fallback path, e.g. to test it on a kernel with BTF).
     ClassicOnly,
+}
+
+/// How the reap's moment is found on kernels where release_task() cannot be hooked (fentry
+/// refused, no kprobes): `--reap-timing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReapTiming {
+    /// The wait syscall tracepoints (sys_exit_wait4/waitid): the moment the wait returns, exact.
+    /// Enabling any syscall tracepoint sends every syscall of every task through the tracing
+    /// slow path (kernel/tracepoint.c syscall_regfunc() sets SYSCALL_TRACEPOINT on all tasks).
+    Exact,
+    /// `sched_process_free` with the reaper's latest wait calls (free_waits_btf): the moment
+    /// is estimated, never later than the release (engine/bounded.rs); no syscall is slowed.
+    /// Needs a BTF tracepoint: with classic tracepoints only the reap stays exact.
+    Bounded,
 }
 
 /// One program and where it attaches.
@@ -154,6 +171,12 @@ const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> A
     }
 }
 
+/// sched_process_free with the reaper's wait calls (`--reap-timing bounded`).
+const FREE_WAITS_PROGRAM: &str = "free_waits_btf";
+const BOUNDED_FREE: Attach = btf(FREE_WAITS_PROGRAM, "sched_process_free");
+/// sched_process_free beside the wait syscall tracepoints (`--reap-timing exact`).
+const EXACT_FREE_PROGRAM: &str = "free_btf";
+
 const WAIT4_ENTER: Attach = tp("wait4_enter", "syscalls", "sys_enter_wait4");
 const WAIT4_EXIT: Attach = tp("wait4_exit", "syscalls", "sys_exit_wait4");
 const WAITID_ENTER: Attach = tp("waitid_enter", "syscalls", "sys_enter_waitid");
@@ -176,13 +199,17 @@ const JOBS: [Job; 5] = [
         name: "wait",
         report: |h, hook| h.wait = Some(hook),
         alternatives: &[
+            // With the syscall's registers (5.15+), then without.
+            &[btf("wait_note_regs", "sched_process_wait")],
             &[btf("wait_note_btf", "sched_process_wait")],
             &[tp("wait_note_tp", "sched", "sched_process_wait")],
         ],
     },
     // The reap: release_task() itself where the kernel lets us hook a function; otherwise
-    // the wait-family syscall exits (exact moment and reaper for wait4/waitid) plus
-    // sched_process_free (every release, an RCU grace period late) for the rest.
+    // sched_process_free with the reaper's wait calls (`--reap-timing bounded`), or the
+    // wait-family syscall exits (exact moment and reaper for wait4/waitid) plus
+    // sched_process_free (every release, an RCU grace period late) for the rest (`exact`,
+    // and classic mode, whose sched_process_free names neither the task nor its parent).
     Job {
         name: "reap",
         report: |h, hook| h.reap = Some(hook),
@@ -195,12 +222,15 @@ const JOBS: [Job; 5] = [
                 prog: "release_kprobe",
                 function: "release_task",
             }],
+            // Bounded only: no syscall tracepoint.
+            &[BOUNDED_FREE],
+            // Exact only (with a BTF tracepoint at hand; see timing_allows).
             &[
                 WAIT4_ENTER,
                 WAIT4_EXIT,
                 WAITID_ENTER,
                 WAITID_EXIT,
-                btf("free_btf", "sched_process_free"),
+                btf(EXACT_FREE_PROGRAM, "sched_process_free"),
             ],
             &[
                 WAIT4_ENTER,
@@ -245,6 +275,8 @@ const JOBS: [Job; 5] = [
 pub struct Loaded {
     pub ebpf: Ebpf,
     pub hooks: Hooks,
+    /// Whether the reap hook chosen times reaps exactly (`start.reap_timing`).
+    pub reap_timing: ReapTimingName,
     /// Output fields this kernel cannot measure (`start.unsupported`).
     pub unsupported: Vec<String>,
     /// Why preferred hooks were refused (for the log on stderr).
@@ -292,6 +324,7 @@ pub fn load(
     config: Config,
     ring_buffer_bytes: u32,
     policy: HookPolicy,
+    timing: ReapTiming,
 ) -> Result<Loaded, LoadError> {
     // EbpfLoader::new() parses the kernel BTF itself and aya offers no way around it, but
     // the programs need our own copy to attach by name: drop the loader's before parsing
@@ -307,7 +340,7 @@ pub fn load(
     let mut fallbacks = Vec::new();
     let mut hooks = Hooks::default();
     for job in &JOBS {
-        let hook = attach_job(&mut ebpf, &btf, job, policy, &mut fallbacks)?;
+        let hook = attach_job(&mut ebpf, &btf, job, (policy, timing), &mut fallbacks)?;
         (job.report)(&mut hooks, hook);
     }
     // Asked of a loaded program: only the kernel's own bpf_prog_info tells (progstats.rs).
@@ -315,9 +348,15 @@ pub fn load(
     if !progstats::kernel_counts_recursion(&ebpf) {
         unsupported.push(progstats::UNSUPPORTED_RECURSION.to_owned());
     }
+    let reap_timing = if hooks.reap.as_deref() == Some(BOUNDED_FREE.name().as_str()) {
+        ReapTimingName::Bounded
+    } else {
+        ReapTimingName::Exact
+    };
     Ok(Loaded {
         ebpf,
         hooks,
+        reap_timing,
         unsupported,
         fallbacks,
     })
@@ -329,14 +368,15 @@ fn attach_job(
     ebpf: &mut Ebpf,
     btf: &Btf,
     job: &Job,
-    policy: HookPolicy,
+    (policy, timing): (HookPolicy, ReapTiming),
     fallbacks: &mut Vec<Fallback>,
 ) -> Result<String, LoadError> {
     let mut reasons = Vec::new();
     let allowed = job
         .alternatives
         .iter()
-        .filter(|alt| policy == HookPolicy::MostPrecise || alt.iter().all(|a| a.classic()));
+        .filter(|alt| policy == HookPolicy::MostPrecise || alt.iter().all(|a| a.classic()))
+        .filter(|alt| timing_allows(alt, timing));
     for alt in allowed {
         let mut attached: Vec<&'static str> = Vec::new();
         let result = alt.iter().try_for_each(|a| {
@@ -363,6 +403,17 @@ fn attach_job(
         job: job.name,
         reasons: reasons.join("; "),
     })
+}
+
+/// Whether `--reap-timing` lets this alternative be tried: `exact` never the bounded free
+/// program; `bounded` not the wait syscall tracepoints where its own program could stand in
+/// (beside the BTF free program), only beside the classic one.
+fn timing_allows(alt: &[Attach], timing: ReapTiming) -> bool {
+    let uses = |prog: &str| alt.iter().any(|a| a.prog() == prog);
+    match timing {
+        ReapTiming::Exact => !uses(FREE_WAITS_PROGRAM),
+        ReapTiming::Bounded => !uses(EXACT_FREE_PROGRAM),
+    }
 }
 
 /// The classic `sched_process_fork` program, which pairs with `task_newtask`'s.
@@ -476,6 +527,38 @@ mod tests {
             "rejected by the verifier (-v shows its log)"
         );
         assert_eq!(in_words("something new"), "failed to attach (-v shows why)");
+    }
+
+    fn reap_progs(policy: HookPolicy, timing: ReapTiming) -> Vec<Vec<&'static str>> {
+        JOBS[1]
+            .alternatives
+            .iter()
+            .filter(|alt| policy == HookPolicy::MostPrecise || alt.iter().all(|a| a.classic()))
+            .filter(|alt| timing_allows(alt, timing))
+            .map(|alt| alt.iter().map(|a| a.prog()).collect())
+            .collect()
+    }
+
+    /// `bounded` never tries the wait syscall tracepoints before the BTF free program, nor
+    /// `exact` the bounded program; classic mode keeps the syscall tracepoints either way.
+    #[test]
+    fn reap_timing_chooses_the_alternatives() {
+        let syscalls_free = |free: &'static str| {
+            vec!["wait4_enter", "wait4_exit", "waitid_enter", "waitid_exit", free]
+        };
+        let release = [vec!["release_fentry"], vec!["release_kprobe"]];
+        let mut bounded = release.to_vec();
+        bounded.extend([vec![FREE_WAITS_PROGRAM], syscalls_free("free_tp")]);
+        assert_eq!(reap_progs(HookPolicy::MostPrecise, ReapTiming::Bounded), bounded);
+        let mut exact = release.to_vec();
+        exact.extend([syscalls_free(EXACT_FREE_PROGRAM), syscalls_free("free_tp")]);
+        assert_eq!(reap_progs(HookPolicy::MostPrecise, ReapTiming::Exact), exact);
+        for timing in [ReapTiming::Bounded, ReapTiming::Exact] {
+            assert_eq!(
+                reap_progs(HookPolicy::ClassicOnly, timing),
+                [syscalls_free("free_tp")]
+            );
+        }
     }
 
     /// No start-up window (see JOBS): wait, reap, exit, exec, then fork; and in the classic

@@ -315,6 +315,14 @@ pub fn config_from(
     c.signal_live = signal("live")?;
     c.signal_flags = signal("flags")?;
     c.signal_group_exit_code = signal("group_exit_code")?;
+    // do_wait() (kernel/exit.c) sleeps on `wait_chldexit` for the whole call: a non-empty
+    // list at a child's exit is a waiter that exit_notify() wakes. Only the bounded reap
+    // timing uses it, and it degrades without it (engine/bounded.rs): optional.
+    c.signal_wait_chldexit = signal("wait_chldexit.head").unwrap_or(ABSENT);
+    // A wait call's syscall number and waitid()'s options (arch/x86/include/asm/ptrace.h),
+    // to leave out the calls that cannot collect a zombie: optional, x86-64 only.
+    c.regs_orig_ax = btf.member_offset("pt_regs", "orig_ax").unwrap_or(ABSENT);
+    c.regs_r10 = btf.member_offset("pt_regs", "r10").unwrap_or(ABSENT);
 
     // do_notify_parent() (kernel/signal.c) autoreaps when the parent's
     // `sighand->action[SIGCHLD-1].sa.sa_handler == SIG_IGN` or `.sa.sa_flags & SA_NOCLDWAIT`.
@@ -530,6 +538,9 @@ mod tests {
                 (("signal_struct", "live"), 20),
                 (("signal_struct", "flags"), 112),
                 (("signal_struct", "group_exit_code"), 108),
+                (("signal_struct", "wait_chldexit.head"), 48),
+                (("pt_regs", "orig_ax"), 120),
+                (("pt_regs", "r10"), 56),
                 (("sighand_struct", "action"), 24),
                 (("k_sigaction", "sa"), 0),
                 (("sigaction", "sa_handler"), 0),
@@ -658,6 +669,9 @@ mod tests {
             signal_live: 20,
             signal_flags: 112,
             signal_group_exit_code: 108,
+            signal_wait_chldexit: 48,
+            regs_orig_ax: 120,
+            regs_r10: 56,
             sighand_action: 24,
             sigaction_flags: 24 + 8,
             sigaction_size: 32,

@@ -71,6 +71,7 @@ mod tests {
         let n = WaitNote {
             ktime_ns: 7,
             leader_start_ns: 3,
+            ..WaitNote::default()
         };
         assert_eq!(note(1, Ok(n)), Some(n));
         assert_eq!(note(1, Err(MapError::KeyNotFound)), None);

@@ -120,6 +120,7 @@ fn reap(how: ReapHow, zombie_ns: Option<u64>) -> Record {
         how,
         zombie_ns,
         zombie_class: zombie_ns.map(|ns| ZombieClass::of(ns, S)),
+        reap_window_ns: None,
         reparented: false,
         place: Where::default(),
     })

@@ -148,6 +148,8 @@ pub struct StartRecord {
     /// 5.12): they stay 0 there, and this says it is not a measured 0. Empty on most kernels.
     pub unsupported: Vec<String>,
     pub ring_buffer_bytes: u64,
+    /// How the reaps' moments are found (README "Reap timing").
+    pub reap_timing: ReapTimingName,
     /// Processes found in /proc at start-up (alive and zombie), tracked from the start.
     pub seeded_processes: u64,
     /// Of those, zombies (each gets a `zombie` record with `source: "procfs"` after `start`).
@@ -155,6 +157,16 @@ pub struct StartRecord {
     /// The hierarchy the records' `cgroup` paths are in; `null` when no cgroup filesystem
     /// is mounted.
     pub cgroup_hierarchy: Option<CgroupHierarchy>,
+}
+
+/// `start.reap_timing`: whether the `reap` records' times are the reaps' own moments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReapTimingName {
+    /// release_task() hooked, or the wait syscall tracepoints.
+    Exact,
+    /// Placed from the reaper's wait calls at the task's release (engine/bounded.rs).
+    Bounded,
 }
 
 /// `start.cgroup_hierarchy` (README "Containers and namespaces").
@@ -184,6 +196,7 @@ impl StartRecord {
             unsupported,
             hooks,
             ring_buffer_bytes,
+            reap_timing: ReapTimingName::Exact,
             seeded_processes: 0,
             seeded_zombies: 0,
             cgroup_hierarchy: None,
@@ -517,6 +530,10 @@ pub struct ReapRecord {
     pub zombie_ns: Option<u64>,
     /// `null` exactly when `zombie_ns` is `null`.
     pub zombie_class: Option<ZombieClass>,
+    /// `null`: `time` is the reap's own moment. Otherwise `time` is placed from the reaper's
+    /// wait calls (`--reap-timing bounded`) and the reap happened no later than `time` plus
+    /// this (the kernel's release of the task).
+    pub reap_window_ns: Option<u64>,
     /// The reaper (or parent at reap) is not the parent the process was forked from / first
     /// seen with. `false` when the process was never seen before its reap.
     pub reparented: bool,
@@ -904,6 +921,7 @@ mod tests {
                 how: ReapHow::Wait,
                 zombie_ns: Some(2_500_000_000),
                 zombie_class: Some(ZombieClass::LongLived),
+                reap_window_ns: Some(1_500_000),
                 reparented: true,
                 place: place(),
             }),
@@ -1015,6 +1033,7 @@ mod tests {
                         ("hooks", Obj),
                         ("unsupported", Arr),
                         ("ring_buffer_bytes", U64),
+                        ("reap_timing", Str),
                         ("seeded_processes", U64),
                         ("seeded_zombies", U64),
                         ("cgroup_hierarchy", Obj),
@@ -1095,6 +1114,7 @@ mod tests {
                         ("how", Str),
                         ("zombie_ns", U64),
                         ("zombie_class", Str),
+                        ("reap_window_ns", U64),
                         ("reparented", Bool),
                     ],
                     &place,
@@ -1305,6 +1325,7 @@ mod tests {
             how: ReapHow::Release,
             zombie_ns: None,
             zombie_class: None,
+            reap_window_ns: None,
             reparented: false,
             place: Default::default(),
         });

@@ -456,6 +456,7 @@ mod tests {
                 status: ExitStatus::from_raw(0),
                 autoreap: false,
                 non_sigchld: false,
+                parent_waiting: false,
                 usage: None,
                 place: crate::ingest::event::Place::default(),
             }),
@@ -563,6 +564,7 @@ mod tests {
             status: ExitStatus::from_raw(0),
             autoreap: false,
             non_sigchld: false,
+            parent_waiting: false,
             usage: None,
             place: crate::ingest::event::Place::default(),
         })];
@@ -602,6 +604,7 @@ mod tests {
                 status: ExitStatus::from_raw(0),
                 autoreap: false,
                 non_sigchld: false,
+                parent_waiting: false,
                 usage: None,
                 place: crate::ingest::event::Place::default(),
             })

@@ -110,6 +110,7 @@ fn exit_ev(
         status: ExitStatus::from_raw(status),
         autoreap,
         non_sigchld: false,
+        parent_waiting: false,
         usage: None,
         place: crate::ingest::event::Place::default(),
     }

@@ -143,6 +143,7 @@ fn reap(how: ReapHow, zombie_ns: Option<u64>) -> Record {
         how,
         zombie_ns,
         zombie_class: zombie_ns.map(|ns| ZombieClass::of(ns, 1_000_000_000)),
+        reap_window_ns: None,
         reparented: false,
         place: Where::default(),
     })
