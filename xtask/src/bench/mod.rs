@@ -56,7 +56,7 @@ pub struct Options {
     /// exitsnoop, execsnoop-bpfcc, exitsnoop-bpfcc, forkstat
     #[arg(long, value_delimiter = ',')]
     tracers: Vec<String>,
-    /// Workloads, comma-separated (default: all). exec, fork, thread, zombie
+    /// Workloads, comma-separated (default: all). exec, fork, thread, zombie, syscall
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// Parallel workers of the workload generator (default: 2 per CPU)

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{
     side_baseline, side_targets,
-    stats::{median, Row, SideBySide},
+    stats::{median, tracer_cpu_unit, Row, SideBySide},
     values::lost_text,
     Meta,
 };
@@ -46,7 +46,8 @@ fn method(out: &mut String, meta: &Meta) {
          time stops growing. Tracer CPU is its user + system time (scheduler run time of all \
          its threads) from the workload's start until then, per 1,000 tasks (processes and \
          threads: `processes` in /proc/stat) created on the host over the same window, so \
-         that other programs running meanwhile count on both sides; the BPF programs \
+         that other programs running meanwhile count on both sides (the syscall tax, which \
+         creates no tasks, gives it per second of workload instead); the BPF programs \
          themselves run in the workload's context and show up in the slowdown. Peak RSS is \
          VmHWM (it includes start-up). Events/s: \
          records written per second of workload (every process on the host counts). Records \
@@ -93,7 +94,8 @@ fn other_load(out: &mut String, side: &SideBySide) {
 
 /// One workload: what it does, its untraced speed, one row per tracer.
 fn workload_section(out: &mut String, meta: &Meta, side: &SideBySide, w: &Workload) {
-    let (elapsed, rate) = side.baseline(w.key);
+    let (elapsed, _) = side.baseline(w.key);
+    let rate = side.untraced_rate(w);
     let _ = writeln!(out, "\n### {}\n", w.title);
     let count = ((w.count as f64) * meta.scale).round();
     let workers = side
@@ -104,12 +106,15 @@ fn workload_section(out: &mut String, meta: &Meta, side: &SideBySide, w: &Worklo
         "{}: {count:.0} per run, {workers} workers. Untraced: median {elapsed:.3} s, \
          {rate:.0} {}/s.\n",
         w.what,
-        if w.key == "thread" {
-            "threads"
-        } else {
-            "processes"
-        }
+        w.counts.plural()
     );
+    if !w.counts.per_tasks() {
+        let _ = writeln!(
+            out,
+            "It creates no tasks to divide the tracers' CPU by: their CPU is given per second \
+             of workload, which is what they cost a host that does no churn.\n"
+        );
+    }
     let rows = side.rows(w.key);
     let background = median(rows.iter().map(|r| r.background_tasks).collect());
     let _ = writeln!(
@@ -121,14 +126,11 @@ fn workload_section(out: &mut String, meta: &Meta, side: &SideBySide, w: &Worklo
 
 /// The workload's table: one row per tracer that ran it.
 fn tracer_table(out: &mut String, side: &SideBySide, w: &Workload, rows: Vec<Row>) {
-    let unit = if w.key == "thread" {
-        "thread"
-    } else {
-        "process"
-    };
     let _ = writeln!(
         out,
-        "| tracer | records | slowdown (min–max) | workload CPU × | tracer CPU s / 1,000 tasks | peak RSS MiB | events/s | lost | records per workload {unit} | ready after s |"
+        "| tracer | records | slowdown (min–max) | workload CPU × | tracer CPU {} | peak RSS MiB | events/s | lost | records per workload {} | ready after s |",
+        tracer_cpu_unit(w.counts),
+        w.counts.task()
     );
     let _ = writeln!(
         out,
@@ -145,7 +147,7 @@ fn tracer_table(out: &mut String, side: &SideBySide, w: &Workload, rows: Vec<Row
             row.slowdown_min,
             row.slowdown_max,
             row.cpu_slowdown,
-            row.cpu_per_1k,
+            row.tracer_cpu,
             row.hwm_mib,
             row.events_per_s,
             lost_text(row.lost),
