@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: proctrace side by side with the peer tracers a user would pick
-//! instead, on process-churn workloads, and a soak run. Writes BENCHMARKS.md.
+//! instead, on process-churn workloads and a syscall loop, and a soak run. Writes BENCHMARKS.md.
 //!
 //! Side by side (default): every workload (`proctrace-workload`, built from
 //! proctrace-tests/src/bin/proctrace-workload.rs) runs untraced and traced, interleaved

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{
     side_baseline, side_targets,
-    stats::{median, tracer_cpu_unit, Row, SideBySide},
+    stats::{median, tracer_cpu_text, tracer_cpu_unit, Row, SideBySide},
     values::lost_text,
     Meta,
 };
@@ -140,14 +140,14 @@ fn tracer_table(out: &mut String, side: &SideBySide, w: &Workload, rows: Vec<Row
         let status = side.statuses.iter().find(|s| s.key == row.tracer);
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3}× ({:.3}–{:.3}) | {:.3}× | {:.4} | {:.1} | {:.0} | {} | {:.2} | {:.2} |",
+            "| {} | {} | {:.3}× ({:.3}–{:.3}) | {:.3}× | {} | {:.1} | {:.0} | {} | {:.2} | {:.2} |",
             side.label(row.tracer),
             status.map_or("", |s| s.records),
             row.slowdown,
             row.slowdown_min,
             row.slowdown_max,
             row.cpu_slowdown,
-            row.tracer_cpu,
+            tracer_cpu_text(w.counts, row.tracer_cpu),
             row.hwm_mib,
             row.events_per_s,
             lost_text(row.lost),
@@ -275,5 +275,69 @@ fn problems(out: &mut String, side: &SideBySide) {
         .collect();
     if !problems.is_empty() {
         let _ = writeln!(out, "\nProblems:\n\n{}", problems.join("\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{
+        report::stats::tests::traced,
+        side_by_side::TracerStatus,
+        workload::{WorkloadRun, WORKLOADS},
+    };
+
+    #[test]
+    fn syscall_tax_gives_tracer_cpu_per_second() {
+        let syscall = WORKLOADS.iter().find(|w| w.key == "syscall").unwrap();
+        let untraced = WorkloadRun {
+            elapsed_s: 0.5,
+            cpu_s: 1.0,
+            processes: 4,
+            threads: 0,
+            syscalls: 5_000_000,
+        };
+        let mut run = traced("syscall", "proctrace", 0.55);
+        run.cpu_ns = 11_000_000;
+        run.baseline_s = 0.5;
+        run.baseline_cpu_s = 0.5;
+        run.host_tasks = 30;
+        let statuses = [TracerStatus {
+            key: "proctrace",
+            label: "proctrace",
+            records: "fork",
+            version: String::new(),
+            error: None,
+        }];
+        let side = SideBySide {
+            workloads: &[syscall],
+            statuses: &statuses,
+            baselines: &[("syscall", 0, untraced)],
+            traced: &[run],
+            workers: None,
+        };
+        let meta = Meta {
+            command: String::new(),
+            machine: String::new(),
+            commit: String::new(),
+            date: String::new(),
+            total_s: 0.0,
+            runs: 1,
+            scale: 1.0,
+        };
+        let mut out = String::new();
+        workload_section(&mut out, &meta, &side, syscall);
+        assert!(out.contains("### syscall tax"), "{out}");
+        assert!(
+            out.contains("Untraced: median 0.500 s, 10000000 syscalls/s."),
+            "{out}"
+        );
+        assert!(out.contains("| tracer CPU ms / s of workload |"), "{out}");
+        // 11 ms over 0.55 s of workload, not 11 ms over 30 host tasks.
+        assert!(
+            out.contains("| 1.100× (1.100–1.100) | 1.100× | 20.00 |"),
+            "{out}"
+        );
+        assert!(out.contains("records per workload process"), "{out}");
     }
 }

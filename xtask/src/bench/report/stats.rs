@@ -73,6 +73,16 @@ pub fn tracer_cpu_unit(counts: Counts) -> &'static str {
     }
 }
 
+/// A [`tracer_cpu`] value for a table: seconds per 1,000 tasks are small (4 decimals),
+/// milliseconds per second are not (2).
+pub fn tracer_cpu_text(counts: Counts, value: f64) -> String {
+    if counts.per_tasks() {
+        format!("{value:.4}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
 pub fn sum_lost(runs: &[&TracedRun]) -> Lost {
     let mut count = None;
     let mut overflows = 0;
@@ -249,6 +259,8 @@ pub mod tests {
         assert!((tracer_cpu(Counts::Processes, &r) - 40.0).abs() < 1e-12);
         assert_eq!(tracer_cpu_unit(Counts::Syscalls), "ms / s of workload");
         assert_eq!(tracer_cpu_unit(Counts::Threads), "s / 1,000 tasks");
+        assert_eq!(tracer_cpu_text(Counts::Syscalls, 20.0), "20.00");
+        assert_eq!(tracer_cpu_text(Counts::Processes, 0.0191), "0.0191");
     }
 
     #[test]
