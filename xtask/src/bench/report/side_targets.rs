@@ -67,7 +67,8 @@ fn slowdown_rows(out: &mut String, side: &SideBySide) {
     }
 }
 
-/// No losses over all of proctrace's runs (named with the highest-churn workload).
+/// No losses over all of proctrace's runs (named with the highest-churn workload; a
+/// workload that creates no tasks has no churn to name).
 fn lost_row(out: &mut String, side: &SideBySide) {
     let ours: Vec<&TracedRun> = side
         .traced
@@ -79,6 +80,7 @@ fn lost_row(out: &mut String, side: &SideBySide) {
         let busiest = side
             .workloads
             .iter()
+            .filter(|w| w.counts.per_tasks())
             .map(|w| (w, side.baseline(w.key).1))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         let busiest = busiest.map_or(String::new(), |(w, rate)| {
@@ -290,6 +292,12 @@ mod tests {
         runs[1].cpu_ns = 1_000_000;
         let out = table(&[workload("syscall")], &runs);
         assert!(!out.contains("tracer CPU per process"), "{out}");
+        // Nor is it the highest churn, though its workers are all it creates.
+        let lost = row(&out, "| 0 lost events at the highest churn");
+        assert!(
+            lost.contains("| 0 lost over all 1 proctrace runs | **met** |"),
+            "{lost}"
+        );
         runs.push(traced("exec", "proctrace", 1.0));
         runs.push(traced("exec", "bpftrace", 1.0));
         runs[2].cpu_ns = 1_000_000;
