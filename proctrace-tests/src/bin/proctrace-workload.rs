@@ -14,12 +14,17 @@
 //!   unreaped for H ms, then reaped; plus L children per worker kept as zombies until the end
 //!   (at least M ms, above proctrace's 1 s zombie threshold);
 //! - `mix`: fork + waitpid where every K-th child execs PATH and the others exit at once
-//!   (the soak workload).
+//!   (the soak workload);
+//! - `syscall`: N getppid() calls, made through syscall(2) so that no libc can answer from a
+//!   cache, and no process created but the workers: what a tracer's hooks cost every
+//!   syscall of every program (syscall tracepoints send all of them through the tracing slow
+//!   path), apart from any churn.
 //!
 //! The work is split over W worker processes (default: 2 per CPU) forked at the start, so the
 //! churn keeps every CPU busy. The last line on stdout is one JSON object:
-//! `{"workload":..,"processes":..,"threads":..,"workers":..,"failures":..,"elapsed_s":..,
-//! "cpu_s":..}` where `processes` counts every process created (children and workers),
+//! `{"workload":..,"processes":..,"threads":..,"syscalls":..,"workers":..,"failures":..,
+//! "elapsed_s":..,"cpu_s":..}` where `processes` counts every process created (children and
+//! workers), `syscalls` the calls of `syscall` (0 for the others),
 //! `elapsed_s` is the time from the first fork to the last reap and `cpu_s` the CPU time of
 //! the whole process tree. With `--progress-ms`, lines
 //! `{"progress":<processes so far>,"elapsed_s":..}` come before it.
@@ -42,6 +47,7 @@ enum Kind {
     Thread,
     Zombie,
     Mix,
+    Syscall,
 }
 
 impl Kind {
@@ -52,6 +58,7 @@ impl Kind {
             "thread" => Kind::Thread,
             "zombie" => Kind::Zombie,
             "mix" => Kind::Mix,
+            "syscall" => Kind::Syscall,
             _ => return None,
         })
     }
@@ -63,6 +70,7 @@ impl Kind {
             Kind::Thread => "thread",
             Kind::Zombie => "zombie",
             Kind::Mix => "mix",
+            Kind::Syscall => "syscall",
         }
     }
 }
@@ -81,7 +89,8 @@ struct Options {
     progress_ms: Option<u64>,
 }
 
-const USAGE: &str = "usage: proctrace-workload exec|fork|thread|zombie|mix [--count N] \
+const USAGE: &str = "usage: proctrace-workload exec|fork|thread|zombie|mix|syscall \
+[--count N] \
 [--workers W] [--exec PATH] [--exec-every K] [--batch B] [--hold-ms H] [--long L] \
 [--long-min-ms M] [--progress-ms P]";
 
@@ -134,6 +143,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
 struct Shared {
     created: AtomicU64,
     failures: AtomicU64,
+    /// Calls made by `syscall` (kept apart from `created`: they are not tasks).
+    syscalls: AtomicU64,
 }
 
 fn shared_page() -> &'static Shared {
@@ -248,6 +259,11 @@ fn worker(opts: &Options, share: u64, shared: &Shared) {
                 remaining -= n;
             }
         }
+        Kind::Syscall => {
+            shared
+                .syscalls
+                .fetch_add(syscalls(share), Ordering::Relaxed);
+        }
         Kind::Zombie => {
             let start = Instant::now();
             let long_n = opts.long.min(share);
@@ -291,6 +307,18 @@ fn worker(opts: &Options, share: u64, shared: &Shared) {
             }
         }
     }
+}
+
+/// `n` getppid() calls; returns how many were made. libc::syscall rather than
+/// libc::getppid: glibc has cached getpid() in the past, and a cached call never enters the
+/// kernel, which is the only place a tracer's hooks can tax it.
+fn syscalls(n: u64) -> u64 {
+    for _ in 0..n {
+        // SAFETY: getppid takes no arguments and cannot fail. An opaque call into libc: the
+        // compiler cannot drop or merge it.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+    }
+    n
 }
 
 /// User + system time of this process or of its reaped descendants (every child here is
@@ -365,6 +393,7 @@ fn main() -> ExitCode {
     }
     failures += shared.failures.load(Ordering::Relaxed);
     let created = shared.created.load(Ordering::Relaxed);
+    let syscalls = shared.syscalls.load(Ordering::Relaxed);
     let (processes, threads) = match opts.kind {
         Kind::Thread => (workers, created),
         _ => (created + workers, 0),
@@ -372,7 +401,7 @@ fn main() -> ExitCode {
     let cpu = cpu_seconds(libc::RUSAGE_SELF) + cpu_seconds(libc::RUSAGE_CHILDREN);
     println!(
         "{{\"workload\":\"{}\",\"processes\":{processes},\"threads\":{threads},\
-         \"workers\":{workers},\"failures\":{failures},\"elapsed_s\":{elapsed:.6},\
+         \"syscalls\":{syscalls},\"workers\":{workers},\"failures\":{failures},\"elapsed_s\":{elapsed:.6},\
          \"cpu_s\":{cpu:.6}}}",
         opts.kind.name()
     );
@@ -399,5 +428,6 @@ mod tests {
         assert!(parse_args(&args("nope")).is_err());
         assert!(parse_args(&args("exec --count")).is_err());
         assert!(parse_args(&args("exec --bogus 1")).is_err());
+        assert_eq!(parse_args(&args("syscall")).unwrap().kind, Kind::Syscall);
     }
 }

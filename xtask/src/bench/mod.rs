@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: proctrace side by side with the peer tracers a user would pick
-//! instead, on process-churn workloads, and a soak run. Writes BENCHMARKS.md.
+//! instead, on process-churn workloads and a syscall loop, and a soak run. Writes BENCHMARKS.md.
 //!
 //! Side by side (default): every workload (`proctrace-workload`, built from
 //! proctrace-tests/src/bin/proctrace-workload.rs) runs untraced and traced, interleaved
@@ -56,7 +56,7 @@ pub struct Options {
     /// exitsnoop, execsnoop-bpfcc, exitsnoop-bpfcc, forkstat
     #[arg(long, value_delimiter = ',')]
     tracers: Vec<String>,
-    /// Workloads, comma-separated (default: all). exec, fork, thread, zombie
+    /// Workloads, comma-separated (default: all). exec, fork, thread, zombie, syscall
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// Parallel workers of the workload generator (default: 2 per CPU)

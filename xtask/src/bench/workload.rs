@@ -22,15 +22,58 @@ pub struct Workload {
     pub args: &'static [&'static str],
     /// `--count` at scale 1 (about one second untraced on 2 CPUs).
     pub count: u64,
+    /// What `--count` counts.
+    pub counts: Counts,
     pub what: &'static str,
 }
 
-pub const WORKLOADS: [Workload; 4] = [
+/// What a workload's `--count` counts: its rates are given in these, and it decides what a
+/// tracer's own CPU time is divided by ([`Counts::per_tasks`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Counts {
+    Processes,
+    Threads,
+    /// Syscalls, with no task created but the workers.
+    Syscalls,
+}
+
+impl Counts {
+    /// The unit of the rates, plural: "processes/s".
+    pub fn plural(self) -> &'static str {
+        match self {
+            Counts::Processes => "processes",
+            Counts::Threads => "threads",
+            Counts::Syscalls => "syscalls",
+        }
+    }
+
+    /// The task a workload's records are counted per (a syscall workload's records are
+    /// its workers').
+    pub fn task(self) -> &'static str {
+        match self {
+            Counts::Threads => "thread",
+            Counts::Processes | Counts::Syscalls => "process",
+        }
+    }
+
+    /// Whether a tracer's CPU time is given per 1,000 tasks created. A tracer's work
+    /// follows the tasks created and ended, so that is the fair measure of the churn
+    /// workloads; a workload that creates only its few workers would divide by a handful of
+    /// tasks (and mostly by other programs' tasks on the host), a ratio that means nothing.
+    /// Its tracer CPU is given per second of workload instead: what the tracer costs while
+    /// the host does no churn.
+    pub fn per_tasks(self) -> bool {
+        self != Counts::Syscalls
+    }
+}
+
+pub const WORKLOADS: [Workload; 5] = [
     Workload {
         key: "exec",
         title: "exec storm",
         args: &["exec"],
         count: 3_000,
+        counts: Counts::Processes,
         what: "fork + execve of a tiny program (a copy of /bin/true) + waitpid",
     },
     Workload {
@@ -38,6 +81,7 @@ pub const WORKLOADS: [Workload; 4] = [
         title: "fork storm",
         args: &["fork"],
         count: 12_000,
+        counts: Counts::Processes,
         what: "fork + _exit(0) + waitpid",
     },
     Workload {
@@ -45,6 +89,7 @@ pub const WORKLOADS: [Workload; 4] = [
         title: "thread storm",
         args: &["thread", "--batch", "8"],
         count: 40_000,
+        counts: Counts::Threads,
         what: "8 threads created, exiting at once, joined; repeated",
     },
     Workload {
@@ -62,8 +107,19 @@ pub const WORKLOADS: [Workload; 4] = [
             "1200",
         ],
         count: 4_000,
+        counts: Counts::Processes,
         what: "batches of 32 children (half exec, half exit) left unreaped 20 ms, then \
                reaped; 4 per worker left as zombies for 1.2 s",
+    },
+    Workload {
+        key: "syscall",
+        title: "syscall tax",
+        args: &["syscall"],
+        // About 1.3 s untraced on the 2-CPU development machine (0.5 µs per call).
+        count: 5_000_000,
+        counts: Counts::Syscalls,
+        what: "getppid() through syscall(2) in a tight loop, no process created but the \
+               workers: what a tracer's hooks add to every syscall of every program",
     },
 ];
 
@@ -97,12 +153,23 @@ pub struct WorkloadRun {
     pub cpu_s: f64,
     pub processes: u64,
     pub threads: u64,
+    /// Syscalls made by the `syscall` workload (0 for the others).
+    pub syscalls: u64,
 }
 
 impl WorkloadRun {
     /// Processes + threads created.
     pub fn tasks(&self) -> u64 {
         self.processes + self.threads
+    }
+
+    /// What `--count` counted, per second: the workload's rate in [`Counts::plural`].
+    pub fn rate(&self, counts: Counts) -> f64 {
+        let n = match counts {
+            Counts::Processes | Counts::Threads => self.tasks(),
+            Counts::Syscalls => self.syscalls,
+        };
+        n as f64 / self.elapsed_s
     }
 }
 
@@ -165,7 +232,8 @@ pub fn run(ctx: &Context, workload: &Workload, count: u64) -> Result<WorkloadRun
     parse_report(&stdout)
 }
 
-/// The workload's last stdout line: `{"processes":..,"threads":..,"elapsed_s":..}`.
+/// The workload's last stdout line: `{"processes":..,"threads":..,"syscalls":..,
+/// "elapsed_s":..}`.
 pub fn parse_report(stdout: &str) -> Result<WorkloadRun> {
     let line = stdout
         .lines()
@@ -178,6 +246,7 @@ pub fn parse_report(stdout: &str) -> Result<WorkloadRun> {
         cpu_s: v["cpu_s"].as_f64().unwrap_or(f64::NAN),
         processes: v["processes"].as_u64().context("processes")?,
         threads: v["threads"].as_u64().unwrap_or(0),
+        syscalls: v["syscalls"].as_u64().unwrap_or(0),
     })
 }
 
@@ -195,6 +264,14 @@ mod tests {
         assert_eq!((run.processes, run.tasks()), (12, 12));
         assert!((run.elapsed_s - 0.5).abs() < 1e-9);
         assert!(parse_report("").is_err());
+        let run = parse_report(
+            "{\"workload\":\"syscall\",\"processes\":4,\"threads\":0,\"syscalls\":1000,\
+             \"workers\":4,\"failures\":0,\"elapsed_s\":0.5,\"cpu_s\":1.0}",
+        )
+        .unwrap();
+        assert_eq!((run.tasks(), run.syscalls), (4, 1000));
+        assert!((run.rate(Counts::Syscalls) - 2000.0).abs() < 1e-9);
+        assert!((run.rate(Counts::Processes) - 8.0).abs() < 1e-9);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 const INTRO: &str = "# Benchmarks
 
 proctrace side by side with the tracers a user would pick instead, on process-churn
-workloads, measured by `cargo xtask bench` (code: `xtask/src/bench/`; workloads:
+workloads and a syscall loop, measured by `cargo xtask bench` (code: `xtask/src/bench/`; workloads:
 `proctrace-tests/src/bin/proctrace-workload.rs`). Both sections below are generated: `cargo xtask
 bench` rewrites the first, `cargo xtask bench --soak` the second; text outside them is kept.
 ";

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::stats::SideBySide;
+use super::stats::{tracer_cpu_text, tracer_cpu_unit, SideBySide};
 use crate::bench::tracers::BASELINE;
 
 /// The comparison table, when the run had a baseline build.
@@ -24,22 +24,23 @@ pub fn write(out: &mut String, side: &SideBySide) {
     );
     let _ = writeln!(
         out,
-        "| workload | slowdown: proctrace / baseline | workload CPU ×: proctrace / baseline | ratio | tracer CPU s / 1,000 tasks: proctrace / baseline | ratio |"
+        "| workload | slowdown: proctrace / baseline | workload CPU ×: proctrace / baseline | ratio | tracer CPU: proctrace / baseline | ratio |"
     );
     let _ = writeln!(out, "| --- | --- | --- | ---: | --- | ---: |");
     for (w, ours, base) in rows {
         let _ = writeln!(
             out,
-            "| {} | {:.3}× / {:.3}× | {:.3}× / {:.3}× | {:.3} | {:.4} / {:.4} | {:.2} |",
+            "| {} | {:.3}× / {:.3}× | {:.3}× / {:.3}× | {:.3} | {} / {} {} | {:.2} |",
             w.title,
             ours.slowdown,
             base.slowdown,
             ours.cpu_slowdown,
             base.cpu_slowdown,
             ours.cpu_slowdown / base.cpu_slowdown,
-            ours.cpu_per_1k,
-            base.cpu_per_1k,
-            ours.cpu_per_1k / base.cpu_per_1k,
+            tracer_cpu_text(w.counts, ours.tracer_cpu),
+            tracer_cpu_text(w.counts, base.tracer_cpu),
+            tracer_cpu_unit(w.counts),
+            ours.tracer_cpu / base.tracer_cpu,
         );
     }
 }

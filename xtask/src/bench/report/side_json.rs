@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{
-    stats::{Row, SideBySide},
+    stats::{tracer_cpu_unit, Row, SideBySide},
     values::lost_json,
     Meta,
 };
@@ -42,6 +42,9 @@ fn workload_json(meta: &Meta, side: &SideBySide, w: &Workload) -> Value {
         "count": ((w.count as f64) * meta.scale).round(),
         "untraced_median_s": elapsed,
         "untraced_tasks_per_s": rate,
+        "counts": w.counts.plural(),
+        "untraced_per_s": side.untraced_rate(w),
+        "tracer_cpu_unit": tracer_cpu_unit(w.counts),
         "summary": rows,
     })
 }
@@ -55,6 +58,7 @@ fn row_json(r: &Row) -> Value {
         "workload_cpu_ratio_median": r.cpu_slowdown,
         "cpu_s_per_1000_host_tasks": r.cpu_per_1k,
         "cpu_s_per_1000_workload_tasks": r.cpu_per_1k_workload,
+        "tracer_cpu": r.tracer_cpu,
         "background_tasks": r.background_tasks,
         "peak_rss_mib": r.hwm_mib,
         "events_per_s": r.events_per_s,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{
     side_baseline, side_targets,
-    stats::{median, Row, SideBySide},
+    stats::{median, tracer_cpu_text, tracer_cpu_unit, Row, SideBySide},
     values::lost_text,
     Meta,
 };
@@ -46,7 +46,8 @@ fn method(out: &mut String, meta: &Meta) {
          time stops growing. Tracer CPU is its user + system time (scheduler run time of all \
          its threads) from the workload's start until then, per 1,000 tasks (processes and \
          threads: `processes` in /proc/stat) created on the host over the same window, so \
-         that other programs running meanwhile count on both sides; the BPF programs \
+         that other programs running meanwhile count on both sides (the syscall tax, which \
+         creates no tasks, gives it per second of workload instead); the BPF programs \
          themselves run in the workload's context and show up in the slowdown. Peak RSS is \
          VmHWM (it includes start-up). Events/s: \
          records written per second of workload (every process on the host counts). Records \
@@ -93,7 +94,8 @@ fn other_load(out: &mut String, side: &SideBySide) {
 
 /// One workload: what it does, its untraced speed, one row per tracer.
 fn workload_section(out: &mut String, meta: &Meta, side: &SideBySide, w: &Workload) {
-    let (elapsed, rate) = side.baseline(w.key);
+    let (elapsed, _) = side.baseline(w.key);
+    let rate = side.untraced_rate(w);
     let _ = writeln!(out, "\n### {}\n", w.title);
     let count = ((w.count as f64) * meta.scale).round();
     let workers = side
@@ -104,12 +106,15 @@ fn workload_section(out: &mut String, meta: &Meta, side: &SideBySide, w: &Worklo
         "{}: {count:.0} per run, {workers} workers. Untraced: median {elapsed:.3} s, \
          {rate:.0} {}/s.\n",
         w.what,
-        if w.key == "thread" {
-            "threads"
-        } else {
-            "processes"
-        }
+        w.counts.plural()
     );
+    if !w.counts.per_tasks() {
+        let _ = writeln!(
+            out,
+            "It creates no tasks to divide the tracers' CPU by: their CPU is given per second \
+             of workload, which is what they cost a host that does no churn.\n"
+        );
+    }
     let rows = side.rows(w.key);
     let background = median(rows.iter().map(|r| r.background_tasks).collect());
     let _ = writeln!(
@@ -121,14 +126,11 @@ fn workload_section(out: &mut String, meta: &Meta, side: &SideBySide, w: &Worklo
 
 /// The workload's table: one row per tracer that ran it.
 fn tracer_table(out: &mut String, side: &SideBySide, w: &Workload, rows: Vec<Row>) {
-    let unit = if w.key == "thread" {
-        "thread"
-    } else {
-        "process"
-    };
     let _ = writeln!(
         out,
-        "| tracer | records | slowdown (min–max) | workload CPU × | tracer CPU s / 1,000 tasks | peak RSS MiB | events/s | lost | records per workload {unit} | ready after s |"
+        "| tracer | records | slowdown (min–max) | workload CPU × | tracer CPU {} | peak RSS MiB | events/s | lost | records per workload {} | ready after s |",
+        tracer_cpu_unit(w.counts),
+        w.counts.task()
     );
     let _ = writeln!(
         out,
@@ -138,14 +140,14 @@ fn tracer_table(out: &mut String, side: &SideBySide, w: &Workload, rows: Vec<Row
         let status = side.statuses.iter().find(|s| s.key == row.tracer);
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3}× ({:.3}–{:.3}) | {:.3}× | {:.4} | {:.1} | {:.0} | {} | {:.2} | {:.2} |",
+            "| {} | {} | {:.3}× ({:.3}–{:.3}) | {:.3}× | {} | {:.1} | {:.0} | {} | {:.2} | {:.2} |",
             side.label(row.tracer),
             status.map_or("", |s| s.records),
             row.slowdown,
             row.slowdown_min,
             row.slowdown_max,
             row.cpu_slowdown,
-            row.cpu_per_1k,
+            tracer_cpu_text(w.counts, row.tracer_cpu),
             row.hwm_mib,
             row.events_per_s,
             lost_text(row.lost),
@@ -273,5 +275,69 @@ fn problems(out: &mut String, side: &SideBySide) {
         .collect();
     if !problems.is_empty() {
         let _ = writeln!(out, "\nProblems:\n\n{}", problems.join("\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{
+        report::stats::tests::traced,
+        side_by_side::TracerStatus,
+        workload::{WorkloadRun, WORKLOADS},
+    };
+
+    #[test]
+    fn syscall_tax_gives_tracer_cpu_per_second() {
+        let syscall = WORKLOADS.iter().find(|w| w.key == "syscall").unwrap();
+        let untraced = WorkloadRun {
+            elapsed_s: 0.5,
+            cpu_s: 1.0,
+            processes: 4,
+            threads: 0,
+            syscalls: 5_000_000,
+        };
+        let mut run = traced("syscall", "proctrace", 0.55);
+        run.cpu_ns = 11_000_000;
+        run.baseline_s = 0.5;
+        run.baseline_cpu_s = 0.5;
+        run.host_tasks = 30;
+        let statuses = [TracerStatus {
+            key: "proctrace",
+            label: "proctrace",
+            records: "fork",
+            version: String::new(),
+            error: None,
+        }];
+        let side = SideBySide {
+            workloads: &[syscall],
+            statuses: &statuses,
+            baselines: &[("syscall", 0, untraced)],
+            traced: &[run],
+            workers: None,
+        };
+        let meta = Meta {
+            command: String::new(),
+            machine: String::new(),
+            commit: String::new(),
+            date: String::new(),
+            total_s: 0.0,
+            runs: 1,
+            scale: 1.0,
+        };
+        let mut out = String::new();
+        workload_section(&mut out, &meta, &side, syscall);
+        assert!(out.contains("### syscall tax"), "{out}");
+        assert!(
+            out.contains("Untraced: median 0.500 s, 10000000 syscalls/s."),
+            "{out}"
+        );
+        assert!(out.contains("| tracer CPU ms / s of workload |"), "{out}");
+        // 11 ms over 0.55 s of workload, not 11 ms over 30 host tasks.
+        assert!(
+            out.contains("| 1.100× (1.100–1.100) | 1.100× | 20.00 |"),
+            "{out}"
+        );
+        assert!(out.contains("records per workload process"), "{out}");
     }
 }

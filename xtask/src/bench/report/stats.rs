@@ -3,7 +3,7 @@
 use crate::bench::{
     side_by_side::{Baseline, TracedRun, TracerStatus},
     tracers::Lost,
-    workload::{Workload, WorkloadRun},
+    workload::{Counts, Workload, WorkloadRun},
 };
 
 pub struct SideBySide<'a> {
@@ -27,6 +27,8 @@ pub struct Row {
     pub cpu_per_1k: f64,
     /// The same per 1,000 of the workload's own tasks.
     pub cpu_per_1k_workload: f64,
+    /// Tracer CPU as the tables give it: [`tracer_cpu`].
+    pub tracer_cpu: f64,
     /// Tasks created by other programs during a run (median).
     pub background_tasks: f64,
     pub hwm_mib: f64,
@@ -48,6 +50,36 @@ pub fn median(mut v: Vec<f64>) -> f64 {
         v[mid]
     } else {
         (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// A traced run's tracer CPU as the tables give it: seconds per 1,000 tasks created on the
+/// host, or milliseconds per second of workload for a workload that creates no tasks to
+/// divide by (see [`Counts::per_tasks`]).
+pub fn tracer_cpu(counts: Counts, r: &TracedRun) -> f64 {
+    if counts.per_tasks() {
+        r.cpu_ns as f64 / 1e9 / (r.host_tasks.max(1) as f64 / 1000.0)
+    } else {
+        r.cpu_ns as f64 / 1e6 / r.run.elapsed_s
+    }
+}
+
+/// The unit of [`tracer_cpu`], for table headings.
+pub fn tracer_cpu_unit(counts: Counts) -> &'static str {
+    if counts.per_tasks() {
+        "s / 1,000 tasks"
+    } else {
+        "ms / s of workload"
+    }
+}
+
+/// A [`tracer_cpu`] value for a table: seconds per 1,000 tasks are small (4 decimals),
+/// milliseconds per second are not (2).
+pub fn tracer_cpu_text(counts: Counts, value: f64) -> String {
+    if counts.per_tasks() {
+        format!("{value:.4}")
+    } else {
+        format!("{value:.2}")
     }
 }
 
@@ -82,6 +114,7 @@ impl SideBySide<'_> {
             return None;
         }
         let slowdowns: Vec<f64> = runs.iter().map(|r| r.slowdown()).collect();
+        let counts = self.counts(workload);
         Some(Row {
             tracer,
             slowdown: median(slowdowns.clone()),
@@ -98,6 +131,7 @@ impl SideBySide<'_> {
                     .map(|r| r.cpu_ns as f64 / 1e9 / (r.run.tasks() as f64 / 1000.0))
                     .collect(),
             ),
+            tracer_cpu: median(runs.iter().map(|r| tracer_cpu(counts, r)).collect()),
             background_tasks: median(
                 runs.iter()
                     .map(|r| r.host_tasks.saturating_sub(r.run.tasks()) as f64)
@@ -143,6 +177,26 @@ impl SideBySide<'_> {
         (elapsed, rate)
     }
 
+    /// The untraced runs' median rate in what the workload's `--count` counts
+    /// (syscalls/s for the syscall tax, tasks/s for the others).
+    pub fn untraced_rate(&self, w: &Workload) -> f64 {
+        median(
+            self.baselines
+                .iter()
+                .filter(|(k, _, _)| *k == w.key)
+                .map(|(_, _, run)| run.rate(w.counts))
+                .collect(),
+        )
+    }
+
+    /// What the workload `key` counts (processes for one not in this run).
+    pub fn counts(&self, key: &str) -> Counts {
+        self.workloads
+            .iter()
+            .find(|w| w.key == key)
+            .map_or(Counts::Processes, |w| w.counts)
+    }
+
     pub fn label(&self, key: &str) -> &'static str {
         self.statuses
             .iter()
@@ -152,7 +206,7 @@ impl SideBySide<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
     #[test]
@@ -162,17 +216,18 @@ mod tests {
         assert!(median(vec![]).is_nan());
     }
 
-    #[test]
-    fn lost_sums() {
-        let run = |lost| TracedRun {
-            workload: "exec",
-            tracer: "x",
+    /// A traced run of `tracer` on `workload`: 1 s untraced, `elapsed_s` traced.
+    pub fn traced(workload: &'static str, tracer: &'static str, elapsed_s: f64) -> TracedRun {
+        TracedRun {
+            workload,
+            tracer,
             round: 0,
             run: WorkloadRun {
-                elapsed_s: 1.0,
-                cpu_s: 1.0,
+                elapsed_s,
+                cpu_s: elapsed_s,
                 processes: 10,
                 threads: 0,
+                syscalls: 0,
             },
             baseline_s: 1.0,
             baseline_cpu_s: 1.0,
@@ -183,10 +238,36 @@ mod tests {
             rss_kb: 0,
             events: 0,
             workload_records: 0,
-            lost,
+            lost: Lost::Count(0),
             problem: None,
             load: 0.0,
             other_bpf: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tracer_cpu_per_tasks_or_per_second() {
+        let mut r = traced("syscall", "x", 2.0);
+        r.cpu_ns = 40_000_000;
+        r.host_tasks = 4_000;
+        // Churn: 0.04 s over 4 thousand tasks.
+        assert!((tracer_cpu(Counts::Processes, &r) - 0.01).abs() < 1e-12);
+        assert!((tracer_cpu(Counts::Threads, &r) - 0.01).abs() < 1e-12);
+        // No churn: 40 ms over 2 s of workload, whatever else the host created.
+        assert!((tracer_cpu(Counts::Syscalls, &r) - 20.0).abs() < 1e-12);
+        r.host_tasks = 0;
+        assert!((tracer_cpu(Counts::Processes, &r) - 40.0).abs() < 1e-12);
+        assert_eq!(tracer_cpu_unit(Counts::Syscalls), "ms / s of workload");
+        assert_eq!(tracer_cpu_unit(Counts::Threads), "s / 1,000 tasks");
+        assert_eq!(tracer_cpu_text(Counts::Syscalls, 20.0), "20.00");
+        assert_eq!(tracer_cpu_text(Counts::Processes, 0.0191), "0.0191");
+    }
+
+    #[test]
+    fn lost_sums() {
+        let run = |lost| TracedRun {
+            lost,
+            ..traced("exec", "x", 1.0)
         };
         let a = run(Lost::Count(2));
         let b = run(Lost::Count(3));
