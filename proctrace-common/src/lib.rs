@@ -335,9 +335,14 @@ pub struct WaitCall {
     pub tid: u32,
     /// The pid waited for, as the initial pid namespace numbers it (`wo_pid`, the
     /// tracepoint's argument: a pid, a process group or a pidfd's process), or 0 for any
-    /// child (`wait4(-1)`, `waitid(P_ALL)`), or when the classic tracepoint cannot tell.
+    /// child (`wait4(-1)`, `waitid(P_ALL)`), or when the classic tracepoint cannot tell;
+    /// [`CANNOT_COLLECT`] for a call that releases no zombie.
     pub target: u32,
 }
+
+/// [`WaitCall::target`] of a call that cannot release a zombie: `waitid()` with WNOWAIT (it
+/// only looks) or without WEXITED (include/uapi/linux/wait.h). No pid has this number.
+pub const CANNOT_COLLECT: u32 = u32::MAX;
 const _: () = assert!(core::mem::size_of::<WaitCall>() == 16);
 
 /// A process's latest wait-family calls (wait4/waitid/waitpid entering do_wait(),
@@ -381,9 +386,14 @@ pub struct FreeWaitsEvent {
     /// The reaper's note, or all zeros when it has none (or a stale one: a former holder of
     /// the pid's).
     pub waits: WaitNote,
+    /// The reaper's latest call for this very pid since the task started (all zeros: none),
+    /// kept apart from the ring: a busy reaper's later calls for other children can push it
+    /// out of `waits` within the grace period before the release.
+    pub for_it: WaitCall,
 }
 const _: () = assert!(
-    core::mem::size_of::<FreeWaitsEvent>() == 24 + 8 + core::mem::size_of::<WaitNote>()
+    core::mem::size_of::<FreeWaitsEvent>()
+        == 24 + 8 + core::mem::size_of::<WaitNote>() + core::mem::size_of::<WaitCall>()
 );
 
 /// `release_task(p)` (kernel/exit.c) of a thread-group leader, in the releaser's context.
@@ -641,4 +651,6 @@ mod user {
     unsafe impl aya::Pod for super::Config {}
     // SAFETY: as above: integers only, no padding (size assertions).
     unsafe impl aya::Pod for super::WaitNote {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::WaitCall {}
 }

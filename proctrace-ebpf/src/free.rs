@@ -8,11 +8,13 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
     EbpfContext,
 };
-use proctrace_common::{counter, kind, EventHeader, FreeEvent, FreeWaitsEvent, WaitNote};
+use proctrace_common::{
+    counter, kind, EventHeader, FreeEvent, FreeWaitsEvent, WaitCall, WaitNote,
+};
 
 use crate::{
     config::conf,
-    maps::{count, submit, WAITERS},
+    maps::{count, submit, WAITERS, WAITS_FOR_PID},
     task::{boot_ns, read_at, ReadError, Task},
 };
 
@@ -74,10 +76,17 @@ fn try_free_waits(task: Task) -> Result<(), ReadError> {
         Some(note) if note.leader_start_ns == reaper_start => *note,
         _ => WaitNote::default(),
     };
+    // SAFETY: as above. A call of another process (a tracer's), or from before this task
+    // started (for a former holder of the pid), is not its reaper's.
+    let for_it = match unsafe { WAITS_FOR_PID.get(pid) } {
+        Some(call) if call.target == reaper && call.ktime_ns >= start_ns => *call,
+        _ => WaitCall::default(),
+    };
     submit(|| FreeWaitsEvent {
         header: EventHeader::new(kind::FREE_WAITS, pid, pid, reaper, boot_ns()),
         start_ns,
         waits,
+        for_it,
     });
     Ok(())
 }

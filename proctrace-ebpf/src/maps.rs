@@ -2,7 +2,7 @@ use aya_ebpf::{
     macros::map,
     maps::{LruHashMap, PerCpuArray, RingBuf},
 };
-use proctrace_common::{counter, ExecEvent, WaitNote, USAGE_BLOCK_CAP};
+use proctrace_common::{counter, ExecEvent, WaitCall, WaitNote, USAGE_BLOCK_CAP};
 
 /// All events, in one ring buffer so that their order is the order of reservation (the
 /// ring buffer's producer lock serialises CPUs): a fork is always before the child's events.
@@ -34,6 +34,12 @@ pub static NEWTASK_FLAGS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(40
 /// only carries the return value.
 #[map]
 pub static WAIT_ARGS: LruHashMap<u32, WaitArgs> = LruHashMap::with_max_entries(16384, 0);
+
+/// Pid waited for -> the latest wait call for that very pid (`target` is the caller's tgid):
+/// the call that collects a child is kept here even when the caller's later calls push it out
+/// of its `WAITERS` ring before the child's release (free.rs). LRU: nothing deletes entries.
+#[map]
+pub static WAITS_FOR_PID: LruHashMap<u32, WaitCall> = LruHashMap::with_max_entries(16384, 0);
 
 /// tgid -> its latest wait-family call (wait_note.rs), read by userspace for the zombie
 /// diagnosis (`parent_last_wait_ns`). Nothing deletes a note (that would cost the exit path a

@@ -10,11 +10,11 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use proctrace_common::{counter, WaitCall, WaitNote, WAIT_CALLS};
+use proctrace_common::{counter, WaitCall, WaitNote, CANNOT_COLLECT, WAIT_CALLS};
 
 use crate::{
     config::conf,
-    maps::{count, WAITERS},
+    maps::{count, WAITERS, WAITS_FOR_PID},
     task::{boot_ns, read_at, ReadError, Task},
 };
 
@@ -26,8 +26,8 @@ const NR_WAITID: u64 = 247;
 
 /// tp_btf with the caller's syscall arguments (`bpf_task_pt_regs`, Linux 5.15+): a call that
 /// cannot collect a zombie, `waitid()` with WNOWAIT (it only looks) or without WEXITED, is
-/// not kept among the calls that place a reap. The loader falls back to [`wait_note_btf`]
-/// where the verifier refuses the helper.
+/// noted with the target [`CANNOT_COLLECT`]. The loader falls back to [`wait_note_btf`] where
+/// the verifier refuses the helper.
 #[btf_tracepoint(function = "sched_process_wait")]
 pub fn wait_note_regs(ctx: BtfTracePointContext) -> i32 {
     finish(try_note(target(&ctx), collects()))
@@ -90,11 +90,22 @@ fn try_note(target: u32, collects: bool) -> Result<(), ReadError> {
     let ktime_ns = boot_ns();
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    // Still noted: a parent asleep in such a call at a child's exit is not about to collect
+    // it (engine/bounded.rs).
     let call = WaitCall {
         ktime_ns,
         tid,
-        target,
+        target: if collects { target } else { CANNOT_COLLECT },
     };
+    if collects && target != 0 {
+        let for_pid = WaitCall {
+            ktime_ns,
+            tid,
+            target: tgid,
+        };
+        // Best effort: without it the ring alone places the reap.
+        let _ = WAITS_FOR_PID.insert(target, for_pid, 0);
+    }
     let leader_start_ns = Task::current().group_leader()?.start_boottime()?;
     // A process that waited before (shells, make, supervisors: most waits) has its note
     // updated in place: a hash lookup, where an LRU insert takes the LRU's locks and a
@@ -108,26 +119,22 @@ fn try_note(target: u32, collects: bool) -> Result<(), ReadError> {
         // written is a whole, aligned integer.
         unsafe {
             if (*slot).leader_start_ns == leader_start_ns {
-                if collects {
-                    let noted = (*slot).noted;
-                    if let Some(entry) = (*slot).calls.get_mut((noted as usize) % WAIT_CALLS) {
-                        *entry = call;
-                    }
-                    (*slot).noted = noted.wrapping_add(1);
+                let noted = (*slot).noted;
+                if let Some(entry) = (*slot).calls.get_mut((noted as usize) % WAIT_CALLS) {
+                    *entry = call;
                 }
+                (*slot).noted = noted.wrapping_add(1);
                 (*slot).ktime_ns = ktime_ns;
                 return Ok(());
             }
         }
     }
     let mut calls = [WaitCall::default(); WAIT_CALLS];
-    if collects {
-        calls[0] = call;
-    }
+    calls[0] = call;
     let note = WaitNote {
         ktime_ns,
         leader_start_ns,
-        noted: u32::from(collects),
+        noted: 1,
         _pad: 0,
         calls,
     };

@@ -6,6 +6,10 @@ use std::collections::HashMap;
 
 use crate::{
     engine::diagnosis::{diagnose, Observation, ParentFacts},
+    ingest::{
+        decode::{calls_oldest_first, with_call_for_it},
+        event::WaitCallSeen,
+    },
     kernel::waiters::Waiters,
     output::record::{Diagnosis, Record},
     proc::{parent, scan::tick_ns},
@@ -78,6 +82,23 @@ impl Diagnoser {
             now_ns: zombie.now_ns,
             reparented: zombie.reparented,
         })
+    }
+
+    /// The latest wait calls of process `tgid` as the kernel noted them, and its latest call
+    /// for `pid` (started at `start_ns`), oldest first, for a reap whose release event never
+    /// came (released.rs).
+    pub fn wait_calls(&self, tgid: u32, pid: u32, start_ns: u64) -> Vec<WaitCallSeen> {
+        let ring = self
+            .waiters
+            .latest(tgid)
+            .map(|note| calls_oldest_first(&note))
+            .unwrap_or_default();
+        match self.waiters.latest_for(pid) {
+            Some(call) if call.target == tgid && call.ktime_ns >= start_ns => {
+                with_call_for_it(ring, &call, pid)
+            }
+            _ => ring,
+        }
     }
 
     /// The parent's latest wait, if the note is this process's and not that of an earlier

@@ -15,6 +15,7 @@ mod kernel;
 mod metrics;
 mod output;
 mod proc;
+mod released;
 mod session;
 
 use std::process::ExitCode;

@@ -17,6 +17,7 @@ use tokio::{
 
 use crate::{
     cgroup::{self, resolve::Resolver},
+    released,
     cli::Args,
     diag,
     diagnoser::Diagnoser,
@@ -152,6 +153,8 @@ struct Session {
     progstats: ProgStats,
     /// Completes zombie records with their diagnosis before they are written.
     diagnoser: Diagnoser,
+    /// `start.reap_timing` is `bounded`: reaps are learnt from the releases (released.rs).
+    bounded_reaps: bool,
     pipeline: Pipeline,
     /// Records on their way to stdout, written by a thread of their own (queue.rs); `None`
     /// with `--no-events`.
@@ -243,6 +246,7 @@ impl Session {
             counters,
             progstats,
             diagnoser,
+            bounded_reaps: loaded.reap_timing == ReapTimingName::Bounded,
             pipeline: Pipeline {
                 engine,
                 cgroups: Resolver::new(hierarchy),
@@ -385,6 +389,7 @@ impl Session {
         let stopping = std::time::Instant::now();
         loader::detach_all(&mut self.ebpf);
         self.catch_up();
+        self.settle_last_releases()?;
         self.report_losses()?;
         let now = boottime_now_ns()?;
         self.pipeline
@@ -486,8 +491,10 @@ impl Session {
         let Pipeline {
             engine, records, ..
         } = &mut self.pipeline;
-        Ok(reconcile::begin(engine, &snapshot, reason, now)
-            .map(|record| engine.emit(record, records)))
+        let check = reconcile::begin(engine, &snapshot, reason, now)
+            .map(|record| engine.emit(record, records));
+        self.reap_found_gone(now);
+        Ok(check)
     }
 
     /// Rereads the pending check's candidates and emits its `proc_check` record.
@@ -501,6 +508,39 @@ impl Session {
         } = &mut self.pipeline;
         let record = reconcile::finish(engine, &pending, &snapshot, now);
         engine.emit(record, records);
+        self.reap_found_gone(now);
+        Ok(())
+    }
+
+    /// Bounded reap timing: the zombies a check found gone from /proc were released, even if
+    /// their release events never come (released.rs).
+    fn reap_found_gone(&mut self, now: u64) {
+        if !self.bounded_reaps {
+            return;
+        }
+        let Pipeline {
+            engine, records, ..
+        } = &mut self.pipeline;
+        for event in released::found_gone(engine, &self.diagnoser, now) {
+            engine.handle(event, records);
+        }
+    }
+
+    /// Bounded reap timing, at the end: the zombies released since their last event whose
+    /// release tracing stopped too early to see (released.rs).
+    /// A read of a few pids, on this thread: the session is ending.
+    fn settle_last_releases(&mut self) -> anyhow::Result<()> {
+        if !self.bounded_reaps {
+            return Ok(());
+        }
+        let pids = released::zombies(&self.pipeline.engine);
+        let snapshot = procscan::scan_pids(&pids)?;
+        let Pipeline {
+            engine, records, ..
+        } = &mut self.pipeline;
+        for event in released::missing_from(engine, &snapshot, &self.diagnoser) {
+            engine.handle(event, records);
+        }
         Ok(())
     }
 

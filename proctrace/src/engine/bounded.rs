@@ -22,6 +22,8 @@
 //! asleep in a wait that returns for another child first, then does not wait again for a
 //! while, is taken to have collected this one at once.
 
+use proctrace_common::CANNOT_COLLECT;
+
 use crate::ingest::event::{FreeWaits, WaitCallSeen};
 use crate::output::record::{ReapHow, Record};
 
@@ -45,7 +47,8 @@ pub(super) fn place(
     calls: &[WaitCallSeen],
     free_ns: u64,
 ) -> Placed {
-    let can_collect = |c: &&WaitCallSeen| c.target == 0 || c.target == pid;
+    let can_collect =
+        |c: &&WaitCallSeen| c.target != CANNOT_COLLECT && (c.target == 0 || c.target == pid);
     let at = |ktime_ns: u64| Placed {
         ktime_ns: ktime_ns.min(free_ns),
         by_wait: true,
@@ -158,6 +161,16 @@ mod tests {
     fn a_parent_asleep_waiting_for_another_child_collects_it_at_its_next_call() {
         let calls = [call(5_000, 777), call(15_000, PID)];
         assert_eq!(place(PID, EXIT, true, &calls, FREE), by_wait(15_000));
+    }
+
+    /// A `waitid(WNOWAIT)` only looks: asleep in one at the exit, the parent collects the
+    /// zombie with a later call; and such a call is never the one that collects.
+    #[test]
+    fn a_call_that_cannot_collect_is_never_the_reap() {
+        let calls = [call(5_000, CANNOT_COLLECT), call(13_000, CANNOT_COLLECT)];
+        assert_eq!(place(PID, EXIT, true, &calls, FREE), RELEASE);
+        let calls = [call(5_000, CANNOT_COLLECT), call(14_000, PID)];
+        assert_eq!(place(PID, EXIT, true, &calls, FREE), by_wait(14_000));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use proctrace_common::{
     exec_flags, exit_flags, fork_flags, kind, EventHeader, ExecHeader, ExitEvent, ForkEvent,
-    FreeEvent, FreeWaitsEvent, Place as WirePlace, ReleaseEvent, WaitNote, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
+    FreeEvent, FreeWaitsEvent, Place as WirePlace, ReleaseEvent, WaitCall, WaitNote, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
 };
 use thiserror::Error;
 
@@ -239,7 +239,7 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
                 pid: header.pid,
                 start_ns: ev.start_ns,
                 reaper: header.ppid,
-                calls: calls_oldest_first(&ev.waits),
+                calls: with_call_for_it(calls_oldest_first(&ev.waits), &ev.for_it, header.pid),
             })
         }
         kind::RELEASE => {
@@ -257,8 +257,27 @@ pub fn decode(buf: &[u8]) -> Result<KernelEvent, DecodeError> {
     })
 }
 
+/// `calls` with the reaper's call for the process `pid` itself, in time order, once.
+pub fn with_call_for_it(
+    mut calls: Vec<WaitCallSeen>,
+    for_it: &WaitCall,
+    pid: u32,
+) -> Vec<WaitCallSeen> {
+    let pushed_out = !calls.iter().any(|c| c.ktime_ns == for_it.ktime_ns);
+    if for_it.ktime_ns != 0 && pushed_out {
+        calls.push(WaitCallSeen {
+            ktime_ns: for_it.ktime_ns,
+            tid: for_it.tid,
+            // `for_it.target` holds the caller: the call was for this pid.
+            target: pid,
+        });
+        calls.sort_by_key(|c| c.ktime_ns);
+    }
+    calls
+}
+
 /// A wait note's ring of calls, oldest first, empty slots left out.
-fn calls_oldest_first(note: &WaitNote) -> Vec<WaitCallSeen> {
+pub fn calls_oldest_first(note: &WaitNote) -> Vec<WaitCallSeen> {
     let ring = note.calls.len();
     let noted = note.noted as usize;
     // The ring's oldest slot is the next one written once it has wrapped.
@@ -277,6 +296,54 @@ fn calls_oldest_first(note: &WaitNote) -> Vec<WaitCallSeen> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn wait_call(ktime_ns: u64, target: u32) -> WaitCall {
+        WaitCall {
+            ktime_ns,
+            tid: 9,
+            target,
+        }
+    }
+
+    fn seen(ktime_ns: u64, target: u32) -> WaitCallSeen {
+        WaitCallSeen {
+            ktime_ns,
+            tid: 9,
+            target,
+        }
+    }
+
+    /// The ring's oldest call is the slot written next once it has wrapped.
+    #[test]
+    fn a_wait_note_ring_reads_oldest_first() {
+        let mut note = WaitNote {
+            noted: 2,
+            ..WaitNote::default()
+        };
+        note.calls[0] = wait_call(10, 0);
+        note.calls[1] = wait_call(20, 5);
+        assert_eq!(calls_oldest_first(&note), [seen(10, 0), seen(20, 5)]);
+        note.noted = 6;
+        note.calls = [
+            wait_call(50, 0),
+            wait_call(60, 0),
+            wait_call(30, 0),
+            wait_call(40, 0),
+        ];
+        let times: Vec<u64> = calls_oldest_first(&note).iter().map(|c| c.ktime_ns).collect();
+        assert_eq!(times, [30, 40, 50, 60]);
+        assert!(calls_oldest_first(&WaitNote::default()).is_empty());
+    }
+
+    /// The call for the process comes in once, in time order, as a call for its pid.
+    #[test]
+    fn the_call_for_the_process_joins_the_ring_once() {
+        let ring = vec![seen(30, 7), seen(40, 0)];
+        let merged = with_call_for_it(ring.clone(), &wait_call(20, 1234), 99);
+        assert_eq!(merged, [seen(20, 99), seen(30, 7), seen(40, 0)]);
+        assert_eq!(with_call_for_it(ring.clone(), &wait_call(40, 1234), 99), ring);
+        assert_eq!(with_call_for_it(ring.clone(), &WaitCall::default(), 99), ring);
+    }
     use proctrace_common::{ExecEvent, COMM_LEN};
 
     fn bytes_of<T>(v: &T) -> Vec<u8> {

@@ -8,27 +8,46 @@ use aya::{
     maps::{HashMap, MapData, MapError},
     Ebpf,
 };
-use proctrace_common::WaitNote;
+use proctrace_common::{WaitCall, WaitNote};
 
 use crate::diag;
 
 /// The name of the map in the eBPF object.
 const MAP: &str = "WAITERS";
+const FOR_PID_MAP: &str = "WAITS_FOR_PID";
 
 /// The `WAITERS` map, taken out of the loaded [`Ebpf`] (only this owns it).
 pub struct Waiters {
     map: HashMap<MapData, u32, WaitNote>,
+    /// `WAITS_FOR_PID`: pid waited for -> the latest call for it (its `target`: the caller).
+    for_pid: HashMap<MapData, u32, WaitCall>,
 }
 
 impl Waiters {
     /// Takes the map out of `ebpf` (after loading; `Ebpf::take_map` hands it out once).
     pub fn take(ebpf: &mut Ebpf) -> anyhow::Result<Waiters> {
-        let map = ebpf
-            .take_map(MAP)
-            .ok_or_else(|| anyhow::anyhow!("{MAP} map missing"))?;
+        let mut take = |name: &str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| anyhow::anyhow!("{name} map missing"))
+        };
         Ok(Waiters {
-            map: HashMap::try_from(map)?,
+            map: HashMap::try_from(take(MAP)?)?,
+            for_pid: HashMap::try_from(take(FOR_PID_MAP)?)?,
         })
+    }
+
+    /// The latest wait call for process `pid` itself, by any process (`target` holds the
+    /// caller), or `None`; the same caveats as [`Waiters::latest`] (check the caller, and that
+    /// the call came after the process started).
+    pub fn latest_for(&self, pid: u32) -> Option<WaitCall> {
+        match self.for_pid.get(&pid, 0) {
+            Ok(call) => Some(call),
+            Err(MapError::KeyNotFound) => None,
+            Err(e) => {
+                diag::detail!("reading the wait call for {pid}: {e}");
+                None
+            }
+        }
     }
 
     /// The latest wait-family call of process `tgid` since proctrace started, or `None` when

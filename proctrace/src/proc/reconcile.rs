@@ -47,6 +47,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether the read found `pid` as the process that started at `trace_start_ns`.
+    pub fn shows(&self, pid: u32, trace_start_ns: u64) -> bool {
+        self.procs
+            .iter()
+            .any(|p| p.pid == pid && self.same_start(p.start_ns, trace_start_ns))
+    }
+
     /// Whether a trace start time (exact, or the fork time) is this /proc start time.
     fn same_start(&self, proc_start_ns: u64, trace_start_ns: u64) -> bool {
         // Truncation puts the exact time in [proc, proc + tick); the fork-time approximation
