@@ -288,17 +288,33 @@ fn in_words(chain: &str) -> &'static str {
     }
 }
 
-pub fn load(
-    config: Config,
-    ring_buffer_bytes: u32,
-    policy: HookPolicy,
-) -> Result<Loaded, LoadError> {
+/// aya's loader and aya's copy of the kernel BTF, read before the programs' settings are
+/// known so that this can run beside the offsets' own read of the BTF (session.rs).
+pub struct Prepared {
+    loader: EbpfLoader<'static>,
+    btf: Btf,
+}
+
+/// Reads the kernel BTF for aya.
+pub fn prepare() -> Result<Prepared, LoadError> {
     // EbpfLoader::new() parses the kernel BTF itself and aya offers no way around it, but
     // the programs need our own copy to attach by name: drop the loader's before parsing
     // ours, so the two are never in memory at once (start-up peak RSS).
     let mut loader = EbpfLoader::new();
     loader.btf(None);
     let btf = Btf::from_sys_fs()?;
+    Ok(Prepared { loader, btf })
+}
+
+pub fn load(
+    prepared: Prepared,
+    config: Config,
+    ring_buffer_bytes: u32,
+    policy: HookPolicy,
+) -> Result<Loaded, LoadError> {
+    let Prepared { loader, btf } = prepared;
+    // Borrows `btf` and `config` from here on.
+    let mut loader: EbpfLoader<'_> = loader;
     let mut ebpf = loader
         .btf(Some(&btf))
         .override_global("CONFIG", &config, true)
