@@ -87,7 +87,7 @@ fn emit() {
     // Everything else is written before the usage is read: the verifier walks what follows
     // the usage's thread loop once for each pass that can end it (each attempt, usage.rs),
     // so the less that follows, and the less it holds on the stack, the faster the program
-    // loads. Reading the usage first cost 84,300 instructions verified (6.18 host), 25,000
+    // loads. Reading the usage first cost 84,300 instructions verified (6.18 host), 26,500
     // this way; under emulation this program's load was half of a start-up (2–3 s of 4–5 s
     // in the 7.3 guest).
     // SAFETY: `ev` is the reserved record; `place` lies after `usage`, outside ExitHead.
