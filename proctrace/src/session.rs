@@ -677,9 +677,9 @@ fn drain_into(
 
 /// `first` on a thread of its own while `second` runs here; both here, in turn, when no
 /// thread can be had (a host out of threads must still be traced; `first` is `Copy`, a
-/// closure of borrows, so it is still there to run). The kernel's BTF is read twice at
-/// start-up, by the offsets (btf.rs) and by aya (loader.rs), each about half a second under
-/// emulation: side by side they take the time of the longer.
+/// closure of borrows, so it is still there to run). The kernel's BTF is parsed three times
+/// at start-up, once by the offsets (btf.rs) and twice by aya (loader.rs), each about half a
+/// second under emulation: the offsets' parse runs beside aya's.
 fn beside<A: Send, B>(
     first: impl FnOnce() -> A + Send + Copy,
     second: impl FnOnce() -> B,
