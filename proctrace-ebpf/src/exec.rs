@@ -74,7 +74,22 @@ fn emit(old_pid: u32, filename: u64) -> Result<(), ReadError> {
     let pid = (pid_tgid >> 32) as u32;
     let mut flags = 0u32;
 
-    // The path first: probe_read_kernel_str returns the length including the NUL.
+    // The fixed-size fields first, the path and argv last: the verifier walks what follows
+    // those copies once for each of their outcomes (cut, failed, empty), so the shorter that
+    // tail, the faster the program loads (as in exit.rs emit()).
+    ev.hdr.start_ns = task.process_start();
+    ev.hdr.old_pid = old_pid;
+    ev.hdr.uid = current_uid();
+    ev.hdr.euid = task.euid();
+    ev.hdr.comm = bpf_get_current_comm().unwrap_or_default();
+    ev.hdr.maxrss_pages = task
+        .signal()
+        .and_then(|signal| read_at::<u64>(signal, conf!(signal_maxrss)))
+        .unwrap_or(ABSENT64);
+    // After de_thread() (fs/exec.c) the current task leads its process.
+    ev.hdr.place = place::of_current(task, task);
+
+    // The path: probe_read_kernel_str: probe_read_kernel_str returns the length including the NUL.
     let data = ev.data.as_mut_ptr();
     // SAFETY: writes at most FILENAME_CAP bytes into `data`.
     let ret = unsafe {
@@ -113,23 +128,10 @@ fn emit(old_pid: u32, filename: u64) -> Result<(), ReadError> {
         }
     }
 
-    ev.hdr = ExecHeader {
-        header: EventHeader::new(kind::EXEC, pid_tgid as u32, pid, task.ppid(), boot_ns()),
-        start_ns: task.process_start(),
-        old_pid,
-        uid: current_uid(),
-        flags,
-        filename_len: fn_len as u32,
-        argv_len: argv_len as u32,
-        euid: task.euid(),
-        comm: bpf_get_current_comm().unwrap_or_default(),
-        maxrss_pages: task
-            .signal()
-            .and_then(|signal| read_at::<u64>(signal, conf!(signal_maxrss)))
-            .unwrap_or(ABSENT64),
-        // After de_thread() (fs/exec.c) the current task leads its process.
-        place: place::of_current(task, task),
-    };
+    ev.hdr.header = EventHeader::new(kind::EXEC, pid_tgid as u32, pid, task.ppid(), boot_ns());
+    ev.hdr.flags = flags;
+    ev.hdr.filename_len = fn_len as u32;
+    ev.hdr.argv_len = argv_len as u32;
 
     // Submit only the used part: header + path + argv (bounded for the verifier).
     // The mask must be a power of two minus one that covers the largest record, or it would

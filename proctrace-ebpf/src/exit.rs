@@ -87,11 +87,12 @@ fn emit() {
     if parent_waiting(leader) {
         flags |= exit_flags::PARENT_WAITING;
     }
-    // SAFETY: `ev` is the reserved record; `usage` is written field by field by fill().
-    let complete = usage::fill(task, unsafe { addr_of_mut!((*ev).usage) });
-    if !complete {
-        flags |= exit_flags::USAGE_INCOMPLETE;
-    }
+    // Everything else is written before the usage is read: the verifier walks what follows
+    // the usage's thread loop once for each pass that can end it (each attempt, usage.rs),
+    // so the less that follows, and the less it holds on the stack, the faster the program
+    // loads. Reading the usage first cost 84,300 instructions verified (6.18 host), 26,500
+    // this way; under emulation this program's load was half of a start-up (2–3 s of 4–5 s
+    // in the 7.3 guest).
     // SAFETY: `ev` is the reserved record; `place` lies after `usage`, outside ExitHead.
     unsafe { addr_of_mut!((*ev).place).write(place::of_current(task, leader)) };
     let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
@@ -109,6 +110,11 @@ fn emit() {
     };
     // SAFETY: ExitHead is ExitEvent's layout up to `usage` (asserted below).
     unsafe { ev.cast::<ExitHead>().write(head) };
+    // SAFETY: `ev` is the reserved record; `usage` is written field by field by fill().
+    if !usage::fill(task, unsafe { addr_of_mut!((*ev).usage) }) {
+        // SAFETY: the head's `flags`, written above.
+        unsafe { addr_of_mut!((*ev).flags).write(flags | exit_flags::USAGE_INCOMPLETE) };
+    }
     entry.submit(0);
 }
 

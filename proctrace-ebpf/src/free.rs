@@ -8,9 +8,7 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
     EbpfContext,
 };
-use proctrace_common::{
-    counter, kind, EventHeader, FreeEvent, FreeWaitsEvent, WaitCall, WaitNote,
-};
+use proctrace_common::{counter, kind, EventHeader, FreeEvent, FreeWaitsEvent, WaitCall, WaitNote};
 
 use crate::{
     config::conf,

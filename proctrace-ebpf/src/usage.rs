@@ -295,6 +295,9 @@ pub fn fill(task: Task, u: *mut Usage) -> bool {
         unsafe { u.write(Usage::absent()) };
         return false;
     };
+    // Before the sums, not between them and the puts: every way out of the thread loop
+    // is verified with all that follows it (see exit.rs emit()).
+    let mm_hiwater_pages = mm_hiwater(task);
     let signal = task.signal().unwrap_or(0);
     let (own, sig, complete) = own_sums(signal, scratch.cast());
     let ok = signal != 0 && own.err == 0;
@@ -334,7 +337,7 @@ pub fn fill(task: Task, u: *mut Usage) -> bool {
         )
     );
     put!(u.maxrss_pages = sig.figure(conf!(signal_maxrss)));
-    put!(u.mm_hiwater_pages = mm_hiwater(task));
+    put!(u.mm_hiwater_pages = mm_hiwater_pages);
     put!(u.cutime_ns = sig.figure(conf!(signal_cutime)));
     put!(u.cstime_ns = sig.figure(conf!(signal_cstime)));
     put!(u.cmin_flt = sig.figure(conf!(signal_cmin_flt)));

@@ -60,8 +60,9 @@ fn collects() -> bool {
     // SAFETY: both helpers are valid in a tracing program; the verifier checks the pointer.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as u64;
     match read_at::<u64>(regs, conf!(regs_orig_ax)) {
-        Ok(NR_WAITID) => read_at::<u64>(regs, conf!(regs_r10))
-            .map_or(true, |options| options & WNOWAIT == 0 && options & WEXITED != 0),
+        Ok(NR_WAITID) => read_at::<u64>(regs, conf!(regs_r10)).map_or(true, |options| {
+            options & WNOWAIT == 0 && options & WEXITED != 0
+        }),
         // wait4() (number 61) always waits for exits (kernel/exit.c kernel_wait4() adds
         // WEXITED) and refuses WNOWAIT.
         _ => true,

@@ -17,7 +17,6 @@ use tokio::{
 
 use crate::{
     cgroup::{self, resolve::Resolver},
-    released,
     cli::Args,
     diag,
     diagnoser::Diagnoser,
@@ -41,6 +40,7 @@ use crate::{
         writer::{encode_line, OutputError},
     },
     proc::{reconcile, scan as procscan},
+    released,
 };
 
 /// How often the per-CPU loss counters are read: a `lost` record follows a loss within 1 s.
@@ -195,19 +195,18 @@ impl Session {
         let btf_path = std::path::Path::new(btf::VMLINUX_BTF);
         let hierarchy = cgroup::hierarchy::read();
         let v1_controller = hierarchy.as_ref().and_then(|h| h.controller.clone());
-        let (config, report, place) =
-            offsets::build_config(tracefs.root(), btf_path, v1_controller.as_deref())
-                .map_err(explain::layout_error)?;
+        let (layout, prepared) = beside(
+            || offsets::build_config(tracefs.root(), btf_path, v1_controller.as_deref()),
+            loader::prepare,
+        );
+        let (config, report, place) = layout.map_err(explain::layout_error)?;
         let situation = explain::LoadSituation {
             memlock_raised,
             ring_buffer_bytes: args.ring_buffer_size,
         };
-        let loaded = loader::load(
-            config,
-            args.ring_buffer_size,
-            args.hooks.into(),
-            args.reap_timing.into(),
-        )
+        let hooks = (args.hooks.into(), args.reap_timing.into());
+        let loaded = prepared
+            .and_then(|prepared| loader::load(prepared, config, args.ring_buffer_size, hooks))
             .context("loading the kernel programs")
             .map_err(|err| explain::load_error(err, situation))?;
         diag::warn!("{}", hooks_in_words(&loaded.hooks, &loaded.fallbacks));
@@ -716,6 +715,30 @@ fn drain_into(
         }
     }
     n
+}
+
+/// `first` on a thread of its own while `second` runs here; both here, in turn, when no
+/// thread can be had (a host out of threads must still be traced; `first` is `Copy`, a
+/// closure of borrows, so it is still there to run). The kernel's BTF is parsed three times
+/// at start-up, once by the offsets (btf.rs) and twice by aya (loader.rs), each about half a
+/// second under emulation: the offsets' parse runs beside aya's.
+fn beside<A: Send, B>(
+    first: impl FnOnce() -> A + Send + Copy,
+    second: impl FnOnce() -> B,
+) -> (A, B) {
+    std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .name("proctrace-btf".into())
+            .spawn_scoped(scope, first);
+        let b = second();
+        let a = match helper {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => first(),
+        };
+        (a, b)
+    })
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -39,7 +39,10 @@ fn the_default_needs_no_syscall_tracepoint() {
     let (hook, timing) = reap_hook(&start);
     for (job, h) in start["hooks"].as_object().expect("hooks") {
         let h = h.as_str().unwrap_or_default();
-        assert!(!h.contains("syscalls"), "{job} uses a syscall tracepoint: {start}");
+        assert!(
+            !h.contains("syscalls"),
+            "{job} uses a syscall tracepoint: {start}"
+        );
     }
     if release_hooked(hook) {
         assert_eq!(timing, "exact", "{start}");
@@ -67,7 +70,10 @@ fn exact_timing_is_an_opt_in() {
     t.stop();
     let (hook, timing) = reap_hook(&start);
     assert_eq!(timing, "exact", "{start}");
-    assert!(hook.contains("tracepoint/syscalls/sys_exit_wait4"), "{start}");
+    assert!(
+        hook.contains("tracepoint/syscalls/sys_exit_wait4"),
+        "{start}"
+    );
 }
 
 /// Runs `args` under `t` and returns the scenario's JSON line and the child's exit and reap.
@@ -88,7 +94,10 @@ fn assert_reaped_by(pid: u32, line: &Value, exit: &Value, reap: &Value, timing: 
     assert_eq!(reap["reaper"], pid, "{reap}");
     assert_eq!(reap["ppid"], pid, "{reap}");
     let at = ns(reap, "ktime_ns");
-    assert!(at >= ns(exit, "ktime_ns"), "reaped before its exit: {reap} {exit}");
+    assert!(
+        at >= ns(exit, "ktime_ns"),
+        "reaped before its exit: {reap} {exit}"
+    );
     assert!(
         at <= ns(line, "reaped_ns") + TOLERANCE_NS,
         "reaped after the parent's wait returned: {reap} {line}"
@@ -104,10 +113,16 @@ fn assert_reaped_by(pid: u32, line: &Value, exit: &Value, reap: &Value, timing: 
 /// The parent sleeps in waitpid(-1) from before its child exits.
 fn a_parent_asleep_in_wait_collects_at_the_exit(mode: &str) {
     let mut t = tracer(mode);
-    let timing = t.records[0]["reap_timing"].as_str().unwrap_or("").to_owned();
+    let timing = t.records[0]["reap_timing"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     let (pid, line, exit, reap) = scenario(&mut t, &["blocked-wait", "300"]);
     t.stop();
-    assert!(ns(&line, "wait_start_ns") < ns(&line, "child_exit_ns"), "{line}");
+    assert!(
+        ns(&line, "wait_start_ns") < ns(&line, "child_exit_ns"),
+        "{line}"
+    );
     assert_reaped_by(pid, &line, &exit, &reap, &timing);
     // Measured by the parent: from the child's last moment to its own wait's return.
     let measured = ns(&line, "reaped_ns") - ns(&line, "child_exit_ns");
@@ -122,7 +137,10 @@ fn a_parent_asleep_in_wait_collects_at_the_exit(mode: &str) {
 /// follows B's exit, about 300 ms later.
 fn a_parent_asleep_waiting_for_another_child_collects_later(mode: &str) {
     let mut t = tracer(mode);
-    let timing = t.records[0]["reap_timing"].as_str().unwrap_or("").to_owned();
+    let timing = t.records[0]["reap_timing"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     let (pid, line, exit, reap) = scenario(&mut t, &["wait-other-first", "400"]);
     let other = ns(&line, "other") as u32;
     wait_record(&mut t, "reap", other);

@@ -153,7 +153,10 @@ mod tests {
         let calls = [call(5_000, 0), call(12_000, 0)];
         assert_eq!(place(PID, EXIT, true, &calls, FREE), by_wait(EXIT));
         // For this very pid, too; and a sleeper whose call was never noted.
-        assert_eq!(place(PID, EXIT, true, &[call(5_000, PID)], FREE), by_wait(EXIT));
+        assert_eq!(
+            place(PID, EXIT, true, &[call(5_000, PID)], FREE),
+            by_wait(EXIT)
+        );
         assert_eq!(place(PID, EXIT, true, &[], FREE), by_wait(EXIT));
     }
 

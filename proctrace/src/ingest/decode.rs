@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use proctrace_common::{
     exec_flags, exit_flags, fork_flags, kind, EventHeader, ExecHeader, ExitEvent, ForkEvent,
-    FreeEvent, FreeWaitsEvent, Place as WirePlace, ReleaseEvent, WaitCall, WaitNote, Usage as WireUsage, WaitEvent, ABSENT, ABSENT64,
+    FreeEvent, FreeWaitsEvent, Place as WirePlace, ReleaseEvent, Usage as WireUsage, WaitCall,
+    WaitEvent, WaitNote, ABSENT, ABSENT64,
 };
 use thiserror::Error;
 
@@ -330,7 +331,10 @@ mod tests {
             wait_call(30, 0),
             wait_call(40, 0),
         ];
-        let times: Vec<u64> = calls_oldest_first(&note).iter().map(|c| c.ktime_ns).collect();
+        let times: Vec<u64> = calls_oldest_first(&note)
+            .iter()
+            .map(|c| c.ktime_ns)
+            .collect();
         assert_eq!(times, [30, 40, 50, 60]);
         assert!(calls_oldest_first(&WaitNote::default()).is_empty());
     }
@@ -341,8 +345,14 @@ mod tests {
         let ring = vec![seen(30, 7), seen(40, 0)];
         let merged = with_call_for_it(ring.clone(), &wait_call(20, 1234), 99);
         assert_eq!(merged, [seen(20, 99), seen(30, 7), seen(40, 0)]);
-        assert_eq!(with_call_for_it(ring.clone(), &wait_call(40, 1234), 99), ring);
-        assert_eq!(with_call_for_it(ring.clone(), &WaitCall::default(), 99), ring);
+        assert_eq!(
+            with_call_for_it(ring.clone(), &wait_call(40, 1234), 99),
+            ring
+        );
+        assert_eq!(
+            with_call_for_it(ring.clone(), &WaitCall::default(), 99),
+            ring
+        );
     }
     use proctrace_common::{ExecEvent, COMM_LEN};
 

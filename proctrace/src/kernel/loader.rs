@@ -320,18 +320,33 @@ fn in_words(chain: &str) -> &'static str {
     }
 }
 
-pub fn load(
-    config: Config,
-    ring_buffer_bytes: u32,
-    policy: HookPolicy,
-    timing: ReapTiming,
-) -> Result<Loaded, LoadError> {
+/// aya's loader and aya's copy of the kernel BTF, read before the programs' settings are
+/// known so that this can run beside the offsets' own read of the BTF (session.rs).
+pub struct Prepared {
+    loader: EbpfLoader<'static>,
+    btf: Btf,
+}
+
+/// Reads the kernel BTF for aya.
+pub fn prepare() -> Result<Prepared, LoadError> {
     // EbpfLoader::new() parses the kernel BTF itself and aya offers no way around it, but
     // the programs need our own copy to attach by name: drop the loader's before parsing
     // ours, so the two are never in memory at once (start-up peak RSS).
     let mut loader = EbpfLoader::new();
     loader.btf(None);
     let btf = Btf::from_sys_fs()?;
+    Ok(Prepared { loader, btf })
+}
+
+pub fn load(
+    prepared: Prepared,
+    config: Config,
+    ring_buffer_bytes: u32,
+    (policy, timing): (HookPolicy, ReapTiming),
+) -> Result<Loaded, LoadError> {
+    let Prepared { loader, btf } = prepared;
+    // Borrows `btf` and `config` from here on.
+    let mut loader: EbpfLoader<'_> = loader;
     let mut ebpf = loader
         .btf(Some(&btf))
         .override_global("CONFIG", &config, true)
@@ -544,15 +559,27 @@ mod tests {
     #[test]
     fn reap_timing_chooses_the_alternatives() {
         let syscalls_free = |free: &'static str| {
-            vec!["wait4_enter", "wait4_exit", "waitid_enter", "waitid_exit", free]
+            vec![
+                "wait4_enter",
+                "wait4_exit",
+                "waitid_enter",
+                "waitid_exit",
+                free,
+            ]
         };
         let release = [vec!["release_fentry"], vec!["release_kprobe"]];
         let mut bounded = release.to_vec();
         bounded.extend([vec![FREE_WAITS_PROGRAM], syscalls_free("free_tp")]);
-        assert_eq!(reap_progs(HookPolicy::MostPrecise, ReapTiming::Bounded), bounded);
+        assert_eq!(
+            reap_progs(HookPolicy::MostPrecise, ReapTiming::Bounded),
+            bounded
+        );
         let mut exact = release.to_vec();
         exact.extend([syscalls_free(EXACT_FREE_PROGRAM), syscalls_free("free_tp")]);
-        assert_eq!(reap_progs(HookPolicy::MostPrecise, ReapTiming::Exact), exact);
+        assert_eq!(
+            reap_progs(HookPolicy::MostPrecise, ReapTiming::Exact),
+            exact
+        );
         for timing in [ReapTiming::Bounded, ReapTiming::Exact] {
             assert_eq!(
                 reap_progs(HookPolicy::ClassicOnly, timing),
