@@ -13,7 +13,11 @@
 //!    wakes it (__wake_up_parent()) and it collects the zombie as it runs again;
 //! 2. otherwise at the first call after the exit that could collect it (for any child, or
 //!    for this pid): do_wait() finds the zombie on its first pass;
-//! 3. otherwise unknown: the release's own moment, `how: release`, as when no wait is seen.
+//! 3. otherwise, when the reaper's latest call before the exit could collect it, at the exit:
+//!    that call began before the exit but had not queued itself on `wait_chldexit` yet when
+//!    the exit looked (`sched_process_wait` fires first thing in do_wait()), or the calls
+//!    after the exit were not noted;
+//! 4. otherwise unknown: the release's own moment, `how: release`, as when no wait is seen.
 //!
 //! Never later than the release; `reap_window_ns` says by how much it may be later than the
 //! placed moment. Where it can err (README "Reap timing"): a `wait(-1)` returns one zombie per
@@ -34,7 +38,7 @@ use super::Engine;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Placed {
     pub(super) ktime_ns: u64,
-    /// A wait call collected it (rules 1 and 2); `false`: the release's moment (rule 3).
+    /// A wait call collected it (rules 1 to 3); `false`: the release's moment (rule 4).
     pub(super) by_wait: bool,
 }
 
@@ -63,13 +67,20 @@ pub(super) fn place(
             Some(_) => {}
         }
     }
-    match calls
+    if let Some(c) = calls
         .iter()
         .filter(can_collect)
         .find(|c| c.ktime_ns >= exit_ns && c.ktime_ns <= free_ns)
     {
-        Some(c) => at(c.ktime_ns),
-        None => Placed {
+        return at(c.ktime_ns);
+    }
+    // No call after the exit, yet a thread of the reaper's group released it: with a call
+    // that could collect it begun before the exit, that call did, at the exit. It had not
+    // queued itself yet when the exit looked (`sched_process_wait` fires before do_wait()'s
+    // add_wait_queue()), or the calls after the exit were not noted.
+    match calls.iter().rev().find(|c| c.ktime_ns < exit_ns) {
+        Some(c) if can_collect(&c) => at(exit_ns),
+        _ => Placed {
             ktime_ns: free_ns,
             by_wait: false,
         },
@@ -186,11 +197,25 @@ mod tests {
         assert_eq!(place(PID, EXIT, false, &calls, FREE), by_wait(13_000));
     }
 
+    /// A call begun just before the exit that was not asleep yet when the exit looked:
+    /// nothing after the exit collected it, so that call did.
+    #[test]
+    fn a_call_begun_just_before_the_exit_collects_it_at_the_exit() {
+        assert_eq!(
+            place(PID, EXIT, false, &[call(9_990, PID)], FREE),
+            by_wait(EXIT)
+        );
+        let calls = [call(5_000, 0), call(9_990, 0), call(12_000, 901)];
+        assert_eq!(place(PID, EXIT, false, &calls, FREE), by_wait(EXIT));
+    }
+
     #[test]
     fn without_a_call_that_could_collect_it_the_release_is_the_moment() {
         assert_eq!(place(PID, EXIT, false, &[], FREE), RELEASE);
-        assert_eq!(place(PID, EXIT, false, &[call(5_000, 0)], FREE), RELEASE);
+        assert_eq!(place(PID, EXIT, false, &[call(5_000, 901)], FREE), RELEASE);
         assert_eq!(place(PID, EXIT, false, &[call(12_000, 901)], FREE), RELEASE);
+        let peek = [call(5_000, 0), call(9_000, CANNOT_COLLECT)];
+        assert_eq!(place(PID, EXIT, false, &peek, FREE), RELEASE);
         // A call noted after the release is not the one that released it.
         assert_eq!(place(PID, EXIT, false, &[call(FREE + 1, 0)], FREE), RELEASE);
     }
