@@ -101,6 +101,19 @@ impl Attach {
         }
     }
 
+    /// How a refusal names it: two programs of the wait job share a hook, and the first
+    /// differs only by the helper it calls.
+    fn refused_as(self) -> String {
+        if self.prog() == WAIT_REGS_PROGRAM {
+            format!(
+                "{} reading the wait's options (bpf_task_pt_regs, Linux 5.15+)",
+                self.name()
+            )
+        } else {
+            self.name()
+        }
+    }
+
     /// Unloads the program, which also detaches it.
     fn unload(self, ebpf: &mut Ebpf) {
         if let Some(program) = ebpf.program_mut(self.prog()) {
@@ -171,6 +184,8 @@ const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> A
     }
 }
 
+/// The wait notes with each call's options (wait_note.rs), 5.15+.
+const WAIT_REGS_PROGRAM: &str = "wait_note_regs";
 /// sched_process_free with the reaper's wait calls (`--reap-timing bounded`).
 const FREE_WAITS_PROGRAM: &str = "free_waits_btf";
 const BOUNDED_FREE: Attach = btf(FREE_WAITS_PROGRAM, "sched_process_free");
@@ -200,7 +215,7 @@ const JOBS: [Job; 5] = [
         report: |h, hook| h.wait = Some(hook),
         alternatives: &[
             // With the syscall's registers (5.15+), then without.
-            &[btf("wait_note_regs", "sched_process_wait")],
+            &[btf(WAIT_REGS_PROGRAM, "sched_process_wait")],
             &[btf("wait_note_btf", "sched_process_wait")],
             &[tp("wait_note_tp", "sched", "sched_process_wait")],
         ],
@@ -398,7 +413,7 @@ fn attach_job(
             // Programs shared with an earlier, failed alternative were unloaded with it.
             a.attach(ebpf, btf)
                 .map(|()| attached.push(a.prog()))
-                .map_err(|e| (a.name(), e))
+                .map_err(|e| (a.refused_as(), e))
         });
         match result {
             Ok(()) => return Ok(alt.iter().map(|a| a.name()).collect::<Vec<_>>().join("+")),
@@ -517,6 +532,15 @@ mod tests {
         assert_eq!(job_of("free_tp"), Some("reap"));
         assert_eq!(job_of("wait4_exit"), Some("reap"));
         assert_eq!(job_of("wait_note_btf"), Some("wait"));
+        assert_eq!(job_of(WAIT_REGS_PROGRAM), Some("wait"));
+        // The two tp_btf wait programs are told apart when the first is refused (5.10).
+        let regs = JOBS[0].alternatives[0][0];
+        assert_eq!(regs.name(), "tp_btf/sched_process_wait");
+        assert!(regs.refused_as().contains("bpf_task_pt_regs"));
+        assert_eq!(
+            JOBS[0].alternatives[1][0].refused_as(),
+            "tp_btf/sched_process_wait"
+        );
         assert_eq!(job_of("wait_note_tp"), Some("wait"));
         // Every job's misses and drops have a place in `lost.causes`.
         for job in &JOBS {
