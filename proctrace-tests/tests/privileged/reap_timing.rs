@@ -157,8 +157,10 @@ fn a_parent_asleep_waiting_for_another_child_collects_later(mode: &str) {
         zombie.abs_diff(expected) <= TOLERANCE_NS,
         "zombie {zombie} ns, the parent measured {expected} ns: {reap}"
     );
-    // B, collected by the call that was asleep at A's exit, at its own exit.
+    // B, collected by the call that was asleep at A's exit, as soon as it exited: its zombie
+    // time is the rest of its exit path and the parent's wake-up (6 ms seen under the 7.3
+    // guest's emulation), nowhere near A's 300 ms.
     let b = of(&records, "reap", u64::from(other));
     assert_eq!(b.len(), 1, "{b:?}");
-    assert!(ns(b[0], "zombie_ns") < TOLERANCE_NS, "{}", b[0]);
+    assert!(ns(b[0], "zombie_ns") < 50_000_000, "{}", b[0]);
 }
