@@ -104,8 +104,11 @@ fn try_note(target: u32, collects: bool) -> Result<(), ReadError> {
             tid,
             target: tgid,
         };
-        // Best effort: without it the ring alone places the reap.
-        let _ = WAITS_FOR_PID.insert(target, for_pid, 0);
+        // Without it the ring alone places the reap; a refused insert is still counted
+        // (`lost.causes.dropped.wait`), and the note below is still written.
+        if WAITS_FOR_PID.insert(target, for_pid, 0).is_err() {
+            count(counter::DROPPED_WAIT);
+        }
     }
     let leader_start_ns = Task::current().group_leader()?.start_boottime()?;
     // A process that waited before (shells, make, supervisors: most waits) has its note
