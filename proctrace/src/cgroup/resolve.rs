@@ -5,11 +5,12 @@
 //! an unknown id arrives; an id a walk did not find (a cgroup removed before it was seen)
 //! gives `cgroup: null` and causes no other walk for [`MISS_RETRY`].
 use std::{
-    collections::HashMap,
     os::unix::fs::MetadataExt,
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use crate::cgroup::{container_id::container_id, hierarchy::Hierarchy};
 use crate::ingest::event::Place;

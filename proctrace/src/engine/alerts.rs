@@ -3,7 +3,9 @@
 //! while the parent's wait awaits confirmation by the release is deferred by a grace (see
 //! candidates.rs).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use crate::output::record::{Record, ZombieRecord};
 

@@ -1,7 +1,7 @@
 //! The summary's `top`: the largest consumers of CPU and memory among the processes that
 //! ended while traced, grouped by what they ran (`comm` and the exec'd path).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 
 use crate::output::record::{Consumer, TopConsumers, Usage};
 

@@ -68,7 +68,7 @@ mod tests;
 mod usage;
 mod wait;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 
 use crate::ingest::event::KernelEvent;
 use crate::output::record::{Clock, Counts, LostCauses, LostRecord, Record};

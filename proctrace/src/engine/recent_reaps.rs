@@ -2,7 +2,9 @@
 //! the `Free` that already reaped it, a `Wait` after the `Release` or after a /proc check
 //! confirmed it) is not reported as the reap of an unknown process.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 /// How long a reap is remembered (and at most `RECENT_REAPS_MAX` of them).
 pub(super) const RECENT_REAP_TTL_NS: u64 = 10_000_000_000;

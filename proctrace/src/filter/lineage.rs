@@ -7,7 +7,9 @@
 //! from a stale entry (its reap lost): like the engine's table. An entry goes at the
 //! process's reap, and the table holds at most [`MAX_ENTRIES`]: past that the oldest entry
 //! is forgotten, so lost reaps cannot make it grow without end.
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use thiserror::Error;
 

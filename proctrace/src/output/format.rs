@@ -96,13 +96,16 @@ impl Encoder {
         }
     }
 
-    /// Appends `record` as whole lines to `buf` (the text summary is several lines).
-    pub fn encode(&mut self, record: &Record, buf: &mut Vec<u8>) -> Result<(), OutputError> {
+    /// Appends `record` as whole lines to `buf` (the text summary is several lines) and
+    /// returns how many: the queue counts lines, and JSON needs no scan for them (compact
+    /// serde_json escapes every newline inside a string).
+    pub fn encode(&mut self, record: &Record, buf: &mut Vec<u8>) -> Result<usize, OutputError> {
         match self {
-            Encoder::Json => encode_line(record, buf),
+            Encoder::Json => encode_line(record, buf).map(|()| 1),
             Encoder::Text(text) => {
-                buf.extend_from_slice(text.render(record).as_bytes());
-                Ok(())
+                let rendered = text.render(record);
+                buf.extend_from_slice(rendered.as_bytes());
+                Ok(memchr::memchr_iter(b'\n', rendered.as_bytes()).count())
             }
         }
     }

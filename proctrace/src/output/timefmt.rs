@@ -6,9 +6,11 @@
 //! `2026-11-26T14:15:54.123456789Z` (humantime's RFC 3339 formatter).
 
 use std::{
-    fmt,
+    fmt::{self, Write as _},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
+
+use crate::output::stack_str::StackStr;
 
 const NS_PER_SEC: i128 = 1_000_000_000;
 /// 9999-12-31T23:59:59.999999999Z, the last instant RFC 3339 can write.
@@ -85,7 +87,11 @@ impl fmt::Display for WallTime {
 
 impl serde::Serialize for WallTime {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        // On the stack first (see `StackStr`): every record has a `time`. RFC 3339 with
+        // nanoseconds is 30 bytes.
+        let mut text = StackStr::<32>::new();
+        write!(text, "{self}").map_err(serde::ser::Error::custom)?;
+        s.serialize_str(text.as_str())
     }
 }
 
