@@ -79,8 +79,9 @@ pub struct Args {
     #[arg(short, long, help_heading = "Diagnostics")]
     pub quiet: bool,
 
-    /// Which kernel hooks to use: `auto` probes BTF tracepoints and falls back to classic
-    /// tracepoints; `classic` forces the fallback.
+    /// Which kernel hooks to use: `auto` probes BTF tracepoints and function hooks (fentry,
+    /// kprobe on release_task) and falls back to classic tracepoints; `tracepoints` never uses
+    /// a function hook; `classic` forces the classic tracepoints.
     #[arg(long, value_enum, default_value_t = HookMode::Auto, help_heading = "Tuning")]
     pub hooks: HookMode,
 
@@ -206,8 +207,12 @@ fn dedup(comms: &[String]) -> Vec<String> {
 /// `--hooks`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum HookMode {
-    /// BTF tracepoints where the kernel allows them, classic tracepoints otherwise.
+    /// BTF tracepoints and function hooks where the kernel allows them, classic tracepoints
+    /// otherwise.
     Auto,
+    /// Tracepoints only (BTF, else classic): no fentry or kprobe; the reap comes from
+    /// sched_process_free, its moment set by `--reap-timing`.
+    Tracepoints,
     /// Classic tracepoints only (the fallback path, e.g. to test it on a kernel with BTF).
     Classic,
 }
@@ -216,6 +221,7 @@ impl From<HookMode> for HookPolicy {
     fn from(mode: HookMode) -> Self {
         match mode {
             HookMode::Auto => HookPolicy::MostPrecise,
+            HookMode::Tracepoints => HookPolicy::Tracepoints,
             HookMode::Classic => HookPolicy::ClassicOnly,
         }
     }

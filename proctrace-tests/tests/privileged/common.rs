@@ -213,8 +213,42 @@ macro_rules! both_modes {
     };
 }
 
+/// One more test per name with `--hooks tracepoints`: no function hook on release_task(), so
+/// the reap comes from `sched_process_free` with bounded timing, the path of kernels that
+/// refuse fentry and have no kprobes (as the CI host), exercised on every kernel of the
+/// matrix too (they all accept fentry, so `auto` never takes it there).
+#[macro_export]
+macro_rules! tracepoints_mode {
+    ($($name:ident),* $(,)?) => {
+        mod tracepoints { $( #[test] fn $name() { super::$name("tracepoints") } )* }
+    };
+}
+
+/// proctrace with `--hooks mode`; in `tracepoints` mode the start record must show the
+/// bounded reap path, or the test would not test what it says.
 pub fn tracer(mode: &str) -> Tracer {
-    Tracer::start(&["--hooks", mode])
+    let t = Tracer::start(&["--hooks", mode]);
+    if mode == "tracepoints" {
+        assert_bounded_path(&t.records[0]);
+    }
+    t
+}
+
+/// No function hook, and the reap from `tp_btf/sched_process_free` with bounded timing.
+pub fn assert_bounded_path(start: &Value) {
+    let hooks = start["hooks"].as_object().expect("start.hooks");
+    for (job, hook) in hooks {
+        let hook = hook.as_str().unwrap_or_default();
+        assert!(
+            !hook.contains("fentry/") && !hook.contains("kprobe/"),
+            "{job} uses a function hook: {start}"
+        );
+    }
+    assert_eq!(
+        start["hooks"]["reap"], "tp_btf/sched_process_free",
+        "{start}"
+    );
+    assert_eq!(start["reap_timing"], "bounded", "{start}");
 }
 
 /// Wait until `ty` for `pid` is seen (events of a finished child may still be in flight).

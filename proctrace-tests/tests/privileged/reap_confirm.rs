@@ -12,6 +12,12 @@ crate::both_modes!(
     wnowait_peek_is_no_reap,
     wait_from_a_non_leader_thread_reaps_as_the_parent,
 );
+crate::tracepoints_mode!(
+    ptrace_by_a_sibling_is_no_reap,
+    tracer_that_is_the_parent_reaps_once,
+    wnowait_peek_is_no_reap,
+    wait_from_a_non_leader_thread_reaps_as_the_parent,
+);
 
 /// Runs `scenario` under proctrace (in `mode`) until `child`'s reap is reported, then stops.
 /// Returns the scenario's pid, its JSON line, every record.

@@ -10,6 +10,10 @@ crate::both_modes!(
     a_parent_asleep_in_wait_collects_at_the_exit,
     a_parent_asleep_waiting_for_another_child_collects_later,
 );
+crate::tracepoints_mode!(
+    a_parent_asleep_in_wait_collects_at_the_exit,
+    a_parent_asleep_waiting_for_another_child_collects_later,
+);
 
 /// What the scenarios' clocks and proctrace's may differ by (the same ±5 ms as the exact
 /// hooks' tests: the exit event fires a little before the parent can see the zombie).

@@ -73,7 +73,10 @@ mod tests {
     #[test]
     fn the_value_choices_are_completed() {
         let script = String::from_utf8(script(Shell::Bash)).expect("UTF-8");
-        assert!(script.contains("auto classic"), "--hooks values");
+        assert!(
+            script.contains("auto tracepoints classic"),
+            "--hooks values"
+        );
         assert!(script.contains("bash zsh fish"), "completions' shells");
     }
 }

@@ -35,6 +35,10 @@ pub enum LoadError {
 pub enum HookPolicy {
     /// The most precise hook each kernel accepts (BTF tracepoints, fentry), falling back.
     MostPrecise,
+    /// Tracepoints only, BTF or classic: never a function hook (fentry, kprobe) on
+    /// release_task(), so the reap comes from `sched_process_free` as on kernels that refuse
+    /// them (e.g. where function hooks are not allowed, or to test that path anywhere).
+    Tracepoints,
     /// Classic tracepoints only (the fallback path, e.g. to test it on a kernel with BTF).
     ClassicOnly,
 }
@@ -87,9 +91,15 @@ impl Attach {
         }
     }
 
-    /// Whether `--hooks classic` allows it.
-    fn classic(self) -> bool {
-        matches!(self, Attach::Tracepoint { .. })
+    /// Whether `--hooks` allows it.
+    fn allowed_by(self, policy: HookPolicy) -> bool {
+        match policy {
+            HookPolicy::MostPrecise => true,
+            HookPolicy::Tracepoints => {
+                matches!(self, Attach::Btf { .. } | Attach::Tracepoint { .. })
+            }
+            HookPolicy::ClassicOnly => matches!(self, Attach::Tracepoint { .. }),
+        }
     }
 
     fn name(self) -> String {
@@ -405,7 +415,7 @@ fn attach_job(
     let allowed = job
         .alternatives
         .iter()
-        .filter(|alt| policy == HookPolicy::MostPrecise || alt.iter().all(|a| a.classic()))
+        .filter(|alt| alt.iter().all(|a| a.allowed_by(policy)))
         .filter(|alt| timing_allows(alt, timing));
     for alt in allowed {
         let mut attached: Vec<&'static str> = Vec::new();
@@ -572,7 +582,7 @@ mod tests {
         JOBS[1]
             .alternatives
             .iter()
-            .filter(|alt| policy == HookPolicy::MostPrecise || alt.iter().all(|a| a.classic()))
+            .filter(|alt| alt.iter().all(|a| a.allowed_by(policy)))
             .filter(|alt| timing_allows(alt, timing))
             .map(|alt| alt.iter().map(|a| a.prog()).collect())
             .collect()
@@ -610,6 +620,15 @@ mod tests {
                 [syscalls_free("free_tp")]
             );
         }
+        // `--hooks tracepoints`: as `auto` without the release_task function hooks.
+        assert_eq!(
+            reap_progs(HookPolicy::Tracepoints, ReapTiming::Bounded),
+            bounded[release.len()..]
+        );
+        assert_eq!(
+            reap_progs(HookPolicy::Tracepoints, ReapTiming::Exact),
+            exact[release.len()..]
+        );
     }
 
     /// No start-up window (see JOBS): wait, reap, exit, exec, then fork; and in the classic
