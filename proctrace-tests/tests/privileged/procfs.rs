@@ -112,8 +112,12 @@ fn tiny_ring_buffer_loses_then_heals(mode: &str) {
         "--proc-check-interval",
         "1s",
     ]);
+    // 500 children, not 1500: a 4 KiB ring buffer holds about one exec record of this storm,
+    // so it overflows at every burst, from the first second on, and losses came all through
+    // a storm of 1500 in the emulated 6.12 guest. The rest only made the storm and every
+    // check's /proc read (1500 live processes) long: 19 s there, 34 s in the 7.3 guest.
     let out = Command::new(scenario_bin())
-        .args(["storm", "1500", "3"])
+        .args(["storm", "500", "3"])
         .output()
         .expect("storm");
     assert!(out.status.success());
