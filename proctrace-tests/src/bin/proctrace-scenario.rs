@@ -518,9 +518,11 @@ fn main() {
             unsafe { libc::syscall(libc::SYS_exit, 0) };
             unreachable!("the leader thread has exited");
         }
-        // A child exits at once; the parent waits MS ms before reaping it.
+        // A child exits at once; the parent waits MS ms before reaping it, or with MS `eof`
+        // until its stdin reaches end of file (the test closed its end).
         "zombie" => {
-            let ms: u64 = arg(&args, 1, 0);
+            let until_eof = args.get(1).is_some_and(|a| a == "eof");
+            let ms: u64 = if until_eof { 0 } else { arg(&args, 1, 0) };
             let mut fds = [0i32; 2];
             // SAFETY: valid pointer to two ints.
             unsafe { libc::pipe(fds.as_mut_ptr()) };
@@ -537,6 +539,9 @@ fn main() {
             // SAFETY: reads 8 bytes into a valid buffer.
             unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), 8) };
             let child_exit_ns = u64::from_ne_bytes(buf);
+            if until_eof {
+                read_stdin_to_eof();
+            }
             let (status, before, after) = timed_wait_after(child, ms);
             say(format!(
                 "{{\"pid\":{},\"child\":{child},\"status\":{status},\"child_exit_ns\":{child_exit_ns},\"wait_start_ns\":{before},\"reaped_ns\":{after}}}",

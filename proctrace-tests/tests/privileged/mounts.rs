@@ -163,13 +163,14 @@ impl Drop for Namespace {
     }
 }
 
-/// proctrace --duration 1s in a private mount namespace, as root or as nobody with `caps`;
-/// returns its output and the namespace's mounts after it exited.
+/// proctrace --duration 100ms in a private mount namespace, as root or as nobody with `caps`;
+/// returns its output and the namespace's mounts after it exited. What is judged is the start
+/// (or the refusal) and the end, not what is traced in between: a longer trace adds nothing.
 fn run(tracefs: Tracefs, caps: Option<&'static [u32]>) -> (Output, String) {
     let ns = Namespace::new(tracefs);
     let fd = ns.ns.as_raw_fd();
     let mut cmd = Command::new(proctrace_bin());
-    cmd.args(["--duration", "1s"])
+    cmd.args(["--duration", "100ms"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
