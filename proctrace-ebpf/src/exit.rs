@@ -78,13 +78,19 @@ fn emit() {
         return;
     };
     let ev = entry.as_mut_ptr();
+    let task = Task::current();
+    let leader = task.group_leader().unwrap_or(task);
+    // Read before the exit's moment is taken: a parent found asleep in a wait then began that
+    // call (its `sched_process_wait` note) before the moment. Read after it, a parent that
+    // called wait in between (a window of a few reads, long under emulation) passed for one
+    // asleep before the exit while no noted call preceded the exit, and a WNOWAIT peek was
+    // taken for the reap (the 7.3 guest, `--hooks tracepoints`; engine/bounded.rs).
+    let waiting = parent_waiting(leader);
     // The exit's moment: taken before the usage reads, which take a while (longer still
     // under emulation), so that the zombie clock starts when the tracepoint fired.
     let ktime_ns = boot_ns();
-    let task = Task::current();
-    let leader = task.group_leader().unwrap_or(task);
     let (status, mut flags) = status_and_flags(task, leader);
-    if parent_waiting(leader) {
+    if waiting {
         flags |= exit_flags::PARENT_WAITING;
     }
     // Everything else is written before the usage is read: the verifier walks what follows

@@ -196,6 +196,10 @@ const fn tp(prog: &'static str, category: &'static str, name: &'static str) -> A
 
 /// The wait notes with each call's options (wait_note.rs), 5.15+.
 const WAIT_REGS_PROGRAM: &str = "wait_note_regs";
+/// `start.unsupported` with bounded reap timing where a wait call's options cannot be read
+/// (`bpf_task_pt_regs` is refused before Linux 5.15): a waitid() WNOWAIT peek, or one
+/// without WEXITED, is then taken for a call that can collect (engine/bounded.rs).
+pub const UNSUPPORTED_WAIT_OPTIONS: &str = "reap.wait_options";
 /// sched_process_free with the reaper's wait calls (`--reap-timing bounded`).
 const FREE_WAITS_PROGRAM: &str = "free_waits_btf";
 const BOUNDED_FREE: Attach = btf(FREE_WAITS_PROGRAM, "sched_process_free");
@@ -393,6 +397,14 @@ pub fn load(
     } else {
         ReapTimingName::Exact
     };
+    // The options-reading wait program was refused (before 5.15) and unloaded: the bounded
+    // placement takes every call for one that can collect.
+    let reads_options = ebpf
+        .program(WAIT_REGS_PROGRAM)
+        .is_some_and(|p| p.fd().is_ok());
+    if reap_timing == ReapTimingName::Bounded && !reads_options {
+        unsupported.push(UNSUPPORTED_WAIT_OPTIONS.to_owned());
+    }
     Ok(Loaded {
         ebpf,
         hooks,
