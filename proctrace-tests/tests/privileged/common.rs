@@ -213,13 +213,14 @@ macro_rules! both_modes {
     };
 }
 
-/// One more test per name with `--hooks tracepoints`: no function hook on release_task(), so
-/// the reap comes from `sched_process_free` with bounded timing, the path of kernels that
-/// refuse fentry and have no kprobes (as the CI host), exercised on every kernel of the
-/// matrix too (they all accept fentry, so `auto` never takes it there).
+/// `both_modes!` and one more test per name with `--hooks tracepoints`: no function hook on
+/// release_task(), so the reap comes from `sched_process_free` with bounded timing, the path
+/// of kernels that refuse fentry and have no kprobes (as the CI host), exercised on every
+/// kernel of the matrix too (they all accept fentry, so `auto` never takes it there).
 #[macro_export]
-macro_rules! tracepoints_mode {
+macro_rules! three_modes {
     ($($name:ident),* $(,)?) => {
+        $crate::both_modes!($($name),*);
         mod tracepoints { $( #[test] fn $name() { super::$name("tracepoints") } )* }
     };
 }

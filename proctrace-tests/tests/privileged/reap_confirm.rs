@@ -6,13 +6,7 @@ use serde_json::Value;
 
 use crate::common::{of, run, scenario_bin, tracer, tree, wait_record};
 
-crate::both_modes!(
-    ptrace_by_a_sibling_is_no_reap,
-    tracer_that_is_the_parent_reaps_once,
-    wnowait_peek_is_no_reap,
-    wait_from_a_non_leader_thread_reaps_as_the_parent,
-);
-crate::tracepoints_mode!(
+crate::three_modes!(
     ptrace_by_a_sibling_is_no_reap,
     tracer_that_is_the_parent_reaps_once,
     wnowait_peek_is_no_reap,

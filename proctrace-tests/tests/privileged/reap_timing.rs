@@ -6,11 +6,7 @@ use serde_json::Value;
 
 use crate::common::{of, run, scenario_bin, tracer, wait_record, Tracer};
 
-crate::both_modes!(
-    a_parent_asleep_in_wait_collects_at_the_exit,
-    a_parent_asleep_waiting_for_another_child_collects_later,
-);
-crate::tracepoints_mode!(
+crate::three_modes!(
     a_parent_asleep_in_wait_collects_at_the_exit,
     a_parent_asleep_waiting_for_another_child_collects_later,
 );
